@@ -1,0 +1,1 @@
+"""Client side of the ministry's single sign-on: the ``idp_client`` adapter and three demo apps."""

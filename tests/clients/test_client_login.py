@@ -1,0 +1,117 @@
+"""Sign-in: the authorization request and the callback's checks (OIDC Core 3.1.2, 3.1.3.7)."""
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from sso_testkit import Browser
+from fake_op import DROP, FakeOP
+
+
+def test_login_redirect_has_pkce_state_and_nonce(browser: Browser, op: FakeOP) -> None:
+    url = browser.start_login("/private")
+    parts = urlsplit(url)
+    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{op.issuer}/authorize"
+    assert params["response_type"] == "code"
+    assert params["client_id"] == "rp"
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) == 43  # base64url of a SHA-256 digest
+    assert len(params["state"]) >= 20 and len(params["nonce"]) >= 20
+    assert params["scope"].split() == ["openid", "profile", "email", "roles", "department", "offline_access"]
+    assert params["redirect_uri"] == "http://localhost/auth/callback"
+
+
+def test_each_login_uses_fresh_state_nonce_and_challenge(browser: Browser) -> None:
+    first = parse_qs(urlsplit(browser.start_login()).query)
+    second = parse_qs(urlsplit(browser.start_login()).query)
+    for name in ("state", "nonce", "code_challenge"):
+        assert first[name] != second[name]
+
+
+def test_successful_login_shows_the_user_and_returns_to_next(browser: Browser) -> None:
+    response = browser.login("/private")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/private"
+    page = browser.client.get("/private")
+    assert page.text == "Nguyễn Văn An | Văn phòng Bộ | clerk | Chuyên viên"
+
+
+def test_login_rotates_the_session_cookie(browser: Browser, rp) -> None:
+    browser.start_login()
+    before = browser.client.get_cookie("rp_session").value
+    browser.client.get(browser.authorize(browser.start_login()))
+    assert browser.client.get_cookie("rp_session").value != before
+
+
+def test_next_must_be_a_local_path(browser: Browser) -> None:
+    response = browser.login("https://evil.example/")
+    assert response.headers["Location"] == "/"
+
+
+def test_callback_rejects_unknown_state(browser: Browser) -> None:
+    callback = browser.authorize(browser.start_login())
+    response = browser.client.get(callback.replace("state=", "state=x"))
+    assert response.status_code == 400
+    assert "invalid_state" in response.text
+    assert browser.client.get("/").text == "anonymous"
+
+
+def test_callback_rejects_a_response_from_another_browser_session(rp, op: FakeOP) -> None:
+    alice, mallory = Browser(rp.test_client(), op), Browser(rp.test_client(), op)
+    callback = mallory.authorize(mallory.start_login())
+    alice.start_login()
+    response = alice.client.get(callback)  # login CSRF: Mallory's code in Alice's browser
+    assert response.status_code == 400 and "invalid_state" in response.text
+
+
+@pytest.mark.parametrize("iss", ["http://evil.example", DROP], ids=["wrong", "missing"])
+def test_callback_checks_iss_parameter_rfc9207(browser: Browser, op: FakeOP, iss: object) -> None:
+    op.iss_param = iss
+    response = browser.login()
+    assert response.status_code == 400
+    assert "invalid_issuer" in response.text
+    assert browser.client.get("/").text == "anonymous"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rogue", "detail"),
+    [
+        ({"nonce": "not-the-one-sent"}, False, "nonce"),
+        ({"aud": "another-client"}, False, "aud"),
+        ({"iss": "http://evil.example"}, False, "iss"),
+        ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, False, "expired"),
+        ({"sub": DROP}, False, "sub"),
+        ({}, True, "bad_signature"),
+    ],
+    ids=["bad-nonce", "wrong-aud", "wrong-iss", "expired", "no-sub", "bad-signature"],
+)
+def test_callback_rejects_invalid_id_tokens(browser: Browser, op: FakeOP, overrides, rogue, detail) -> None:
+    op.id_token_overrides = overrides
+    op.sign_with_rogue_key = rogue
+    response = browser.login("/private")
+    assert response.status_code == 400
+    assert "invalid_id_token" in response.text
+    assert detail in response.text
+    assert browser.client.get("/private").status_code == 302  # still not signed in
+
+
+def test_provider_error_is_a_readable_page(browser: Browser, op: FakeOP) -> None:
+    authorize_url = browser.start_login()
+    state = parse_qs(urlsplit(authorize_url).query)["state"][0]
+    response = browser.client.get("/auth/callback", query_string={
+        "error": "access_denied", "error_description": "The user declined.", "state": state, "iss": op.issuer})
+    assert response.status_code == 400
+    assert "access_denied" in response.text and "The user declined." in response.text
+    assert "Không đăng nhập được" in response.text
+
+
+def test_unreachable_provider_is_not_a_500(op: FakeOP, tmp_path) -> None:
+    from sso_testkit import build_rp
+
+    app = build_rp(op, tmp_path, SSO_ISSUER="http://127.0.0.1:9")  # nothing listens on port 9
+    response = app.test_client().get("/auth/login")
+    assert response.status_code == 502
+    assert "temporarily_unavailable" in response.text
