@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, session
+from flask import Flask, current_app, g, session
 
 from . import csrf
 from .config import Settings
@@ -58,6 +58,8 @@ class AppState:
         """
         token = session.get(TOKEN_KEY) or {}
         expires_at = token.get("expires_at")
+        if g.get("_sso_refreshed"):
+            return True  # at most one refresh per request, even for very short-lived tokens
         if not expires_at or expires_at - self.settings.refresh_leeway > time.time():
             return True
         if not token.get("refresh_token"):
@@ -85,6 +87,7 @@ class AppState:
         else:
             new["id_token"] = token.get("id_token")
         session[TOKEN_KEY] = _storable(new)
+        g._sso_refreshed = True
         return new
 
     def _check_refreshed_id_token(self, id_token: str) -> None:

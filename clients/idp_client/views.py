@@ -111,8 +111,12 @@ def fetch_userinfo(state: AppState, token: dict[str, Any]) -> dict[str, Any]:
     claims = dict(token["userinfo"])
     if not state.settings.fetch_userinfo or not state.metadata().get("userinfo_endpoint"):
         return claims
-    info = state.client.userinfo(token=token)
-    if info.get("sub") != claims["sub"]:
+    # A plain bearer call (RFC 6750 §2.1): Authlib's session would refresh a short-lived token here.
+    response = requests.get(state.metadata()["userinfo_endpoint"], timeout=state.settings.http_timeout,
+                            headers={"Authorization": f"Bearer {token['access_token']}"})
+    response.raise_for_status()
+    info = response.json()
+    if not isinstance(info, dict) or info.get("sub") != claims["sub"]:
         raise CallbackError("invalid_userinfo", "The userinfo response is about another user.")
     id_token_only = {k: claims[k] for k in ("iss", "aud", "exp", "iat", "sid", "auth_time", "nonce") if k in claims}
     claims.update(info)
