@@ -1,0 +1,232 @@
+"""Every setting of the provider, its default and its ``IDP_*`` environment variable.
+
+Settings are read in this order, later ones winning: the defaults below, the
+environment (``IDP_<NAME>``), then the mapping passed to ``create_app`` (tests).
+The Flask config key is the setting's name without the ``IDP_`` prefix.
+
+A development instance needs no setting at all: it keeps SQLite, a generated
+secret key and a generated data key in the instance folder.  Production mode
+(``IDP_ENV=production``) refuses those development defaults and names the
+variable to set instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _bool(value: str) -> bool:
+    low = value.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("expected a whole number of zero or more")
+    return number
+
+
+def _str(value: str) -> str:
+    return value
+
+
+def _list(value: str) -> list[str]:
+    return [item for item in value.replace(",", " ").split() if item]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    doc: str
+
+    @property
+    def env(self) -> str:
+        return f"IDP_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- Deployment --------------------------------------------------------------
+    Setting("ENV", "development", _str,
+            "development or production. Production refuses generated keys, SQLite "
+            "(unless IDP_ALLOW_SQLITE) and a plain-http issuer other than loopback."),
+    Setting("ISSUER", "http://127.0.0.1:5000", _str,
+            "The issuer identifier (OIDC Discovery 1.0 §3): https URL with no query or "
+            "fragment. Goes into every token and the discovery document."),
+    Setting("INSTANCE_PATH", None, _str,
+            "Folder for the SQLite database and the generated development keys "
+            "(default: ./instance beside the idp package)."),
+    Setting("DATABASE_URL", None, _str,
+            "SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/idp. "
+            "Default: SQLite in the instance folder."),
+    Setting("ALLOW_SQLITE", False, _bool,
+            "Allow SQLite in production mode (a single-node deployment)."),
+    Setting("SECRET_KEY", None, _str,
+            "Flask secret key (signs CSRF tokens and flash cookies). Generated into the "
+            "instance folder in development; required in production."),
+    Setting("DATA_KEY", None, _str,
+            "Key that encrypts signing keys and TOTP secrets at rest: 32 bytes, urlsafe "
+            "base64 (generate with `idp keys gen-data-key`). Generated in development; "
+            "required in production."),
+    Setting("TRUSTED_PROXIES", 0, _int,
+            "Number of reverse-proxy hops whose X-Forwarded-* headers are trusted."),
+    Setting("REDIS_URL", None, _str,
+            "Optional Redis URL for shared rate-limit and lockout counters; without it "
+            "the counters live in the database."),
+    Setting("LOG_LEVEL", "INFO", _str, "Log level of the provider's JSON logs."),
+    Setting("MAX_CONTENT_LENGTH", 1_048_576, _int,
+            "Largest request body accepted, in bytes; larger requests answer 413."),
+    # --- Sessions (OWASP ASVS 4 V3) -------------------------------------------
+    Setting("SESSION_IDLE_TIMEOUT", 1800, _int,
+            "Seconds of inactivity after which an SSO session ends (ASVS 3.3.2)."),
+    Setting("SESSION_ABSOLUTE_TIMEOUT", 36000, _int,
+            "Seconds after sign-in after which an SSO session ends whatever happens."),
+    Setting("SESSION_COOKIE_NAME", "idp_session", _str,
+            "Name of the SSO cookie; prefixed with __Host- when the issuer is https."),
+    # --- Tokens -----------------------------------------------------------------
+    Setting("TOKEN_CODE_TTL", 60, _int,
+            "Authorization code lifetime in seconds (RFC 6749 §4.1.2: short-lived)."),
+    Setting("TOKEN_ACCESS_TTL", 600, _int,
+            "Default access token lifetime in seconds (a client may set its own)."),
+    Setting("TOKEN_ID_TTL", 600, _int, "ID token lifetime in seconds."),
+    Setting("TOKEN_REFRESH_TTL", 2_592_000, _int,
+            "Default refresh token lifetime in seconds (a client may set its own)."),
+    Setting("TOKEN_REFRESH_GRACE", 5, _int,
+            "Seconds in which a spent refresh token may be presented again without "
+            "revoking its family (a client that lost the response)."),
+    Setting("KEYS_ALG", "RS256", _str,
+            "Algorithm of the provider's main signing key: RS256 or ES256."),
+    Setting("KEYS_JWKS_CACHE", 300, _int,
+            "Seconds that /jwks and discovery may be cached; a key is published "
+            "at least this long before it signs."),
+    # --- Passwords (OWASP ASVS 4 V2; argon2id parameters) ----------------------
+    Setting("ARGON2_MEMORY_KIB", 19456, _int,
+            "argon2id memory cost in KiB (OWASP minimum: 19456 = 19 MiB)."),
+    Setting("ARGON2_TIME_COST", 2, _int, "argon2id iterations (OWASP minimum: 2)."),
+    Setting("ARGON2_PARALLELISM", 1, _int, "argon2id lanes (OWASP: 1)."),
+    Setting("PASSWORD_MIN_LENGTH", 12, _int, "Shortest password accepted (ASVS 2.1.1)."),
+    Setting("LOCKOUT_THRESHOLD", 5, _int,
+            "Failed sign-ins on one account before it is locked for a while."),
+    Setting("LOCKOUT_SECONDS", 900, _int, "How long such a lock lasts."),
+    Setting("IP_THRESHOLD", 50, _int,
+            "Failed sign-ins from one client IP per lockout period before it is slowed."),
+    # --- Multi-factor authentication -------------------------------------------
+    Setting("MFA_REQUIRED_ROLES", ["admin", "client-admin", "helpdesk", "auditor"], _list,
+            "Global roles whose holders must use a second factor."),
+    Setting("MFA_ISSUER_NAME", "IDP", _str, "Issuer name shown in authenticator apps."),
+    # --- Mail ---------------------------------------------------------------------
+    Setting("SMTP_HOST", "127.0.0.1", _str, "SMTP server for password-reset mail."),
+    Setting("SMTP_PORT", 25, _int, "SMTP port."),
+    Setting("SMTP_USERNAME", None, _str, "SMTP user name, if the server wants one."),
+    Setting("SMTP_PASSWORD", None, _str, "SMTP password."),
+    Setting("SMTP_STARTTLS", False, _bool, "Use STARTTLS on the SMTP connection."),
+    Setting("SMTP_FROM", "no-reply@idp.local", _str, "Sender address of the mail."),
+    Setting("RESET_TTL", 1800, _int, "Lifetime of a password-reset link in seconds."),
+    # --- User interface ---------------------------------------------------------
+    Setting("DEFAULT_LOCALE", "vi", _str, "Language of the pages: vi (default) or en."),
+)
+
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+LOCALES = ("vi", "en")
+
+
+def _loopback(host: str | None) -> bool:
+    return host in {"localhost", "::1"} or (host or "").startswith("127.")
+
+
+def load(environ: os._Environ | dict, overrides: dict | None) -> dict[str, Any]:
+    """Return the settings as a dict keyed by name, parsed and validated."""
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env} is malformed: {exc}.") from None
+    for key, value in (overrides or {}).items():
+        values[key.removeprefix("IDP_")] = value
+    _validate(values)
+    return values
+
+
+def _validate(values: dict[str, Any]) -> None:
+    if values["ENV"] not in {"development", "production"}:
+        raise ConfigError("IDP_ENV must be development or production.")
+    issuer = urlsplit(values["ISSUER"] or "")
+    if issuer.scheme not in {"http", "https"} or not issuer.hostname:
+        raise ConfigError("IDP_ISSUER must be an absolute http(s) URL.")
+    if issuer.query or issuer.fragment:
+        # OIDC Discovery 1.0 §3: the issuer has no query or fragment components.
+        raise ConfigError("IDP_ISSUER must have no query or fragment.")
+    values["ISSUER"] = values["ISSUER"].rstrip("/")
+    if values["KEYS_ALG"] not in {"RS256", "ES256"}:
+        raise ConfigError("IDP_KEYS_ALG must be RS256 or ES256.")
+    if values["DEFAULT_LOCALE"] not in LOCALES:
+        raise ConfigError("IDP_DEFAULT_LOCALE must be vi or en.")
+    if values["DATA_KEY"]:
+        try:
+            if len(base64.urlsafe_b64decode(values["DATA_KEY"])) != 32:
+                raise ValueError
+        except (binascii.Error, ValueError):
+            raise ConfigError(
+                "IDP_DATA_KEY is malformed: expected 32 bytes in urlsafe base64."
+            ) from None
+    if values["ENV"] == "production":
+        _validate_production(values, issuer.scheme, issuer.hostname)
+
+
+def _validate_production(values: dict[str, Any], scheme: str, host: str) -> None:
+    for name in ("SECRET_KEY", "DATA_KEY", "DATABASE_URL"):
+        if not values[name]:
+            raise ConfigError(f"IDP_{name} must be set in production mode.")
+    if scheme != "https" and not _loopback(host):
+        raise ConfigError("IDP_ISSUER must be https in production mode (RFC 9700 §2.6).")
+    if values["DATABASE_URL"].startswith("sqlite") and not values["ALLOW_SQLITE"]:
+        raise ConfigError(
+            "IDP_DATABASE_URL is SQLite; set a PostgreSQL URL or IDP_ALLOW_SQLITE=true "
+            "in production mode."
+        )
+
+
+def instance_secret(instance_path: str, name: str, make: Callable[[], str]) -> str:
+    """Read a generated development secret from the instance folder, creating it once."""
+    path = Path(instance_path) / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    tmp = path.with_name(f".{name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    try:
+        # Several processes may start at once: the first link wins, the others read it.
+        os.link(tmp, path)
+    except FileExistsError:
+        value = path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return value
+
+
+def new_data_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()

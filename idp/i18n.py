@@ -1,0 +1,85 @@
+"""Languages: Vietnamese by default, English on choice.
+
+Each area of the provider may keep its own catalogue (``idp/<area>/translations``)
+so that areas are translated independently; all are merged into one domain.
+Catalogues are compiled from the ``.po`` sources when the app starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import get_locale
+
+from .config import LOCALES
+
+PACKAGE = Path(__file__).resolve().parent
+log = logging.getLogger("idp.i18n")
+
+
+def select_locale() -> str:
+    """An explicit choice (?lang= or the switch), then ui_locales, then the default (vi)."""
+    if not has_request_context():  # the CLI and workers speak English to operators
+        return "en"
+    chosen = request.args.get("lang") or session.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    # OIDC Core §3.1.2.1: ui_locales is a space-separated list of preferred languages.
+    for tag in (request.values.get("ui_locales") or "").split():
+        base = tag.split("-")[0].lower()
+        if base in LOCALES:
+            return base
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+def translation_directories() -> list[str]:
+    return sorted(str(p) for p in PACKAGE.glob("**/translations") if p.is_dir())
+
+
+def compile_catalogs() -> int:
+    """Compile every .po newer than its .mo. Returns how many were compiled."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    count = 0
+    for directory in translation_directories():
+        for po_path in Path(directory).glob("*/LC_MESSAGES/*.po"):
+            mo_path = po_path.with_suffix(".mo")
+            if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+                continue
+            with po_path.open("rb") as handle:
+                catalog = read_po(handle)
+            tmp = mo_path.with_suffix(".mo.tmp")
+            try:
+                with tmp.open("wb") as handle:
+                    write_mo(handle, catalog)
+                tmp.replace(mo_path)
+            except OSError as exc:  # a read-only install ships compiled catalogues
+                log.warning("cannot compile %s: %s", po_path, exc)
+                continue
+            count += 1
+    return count
+
+
+def lang_url(code: str) -> str:
+    """The current page in another language (the switch keeps the query string)."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return f"{request.path}?{urlencode(args, doseq=True)}"
+
+
+def init_app(app: Flask) -> None:
+    compile_catalogs()
+
+    @app.before_request
+    def _remember_choice() -> None:
+        chosen = request.args.get("lang")
+        if chosen in LOCALES:
+            session["lang"] = chosen
+
+    @app.context_processor
+    def _helpers() -> dict:
+        return {"current_locale": lambda: str(get_locale() or "vi"), "lang_url": lang_url}

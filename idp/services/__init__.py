@@ -1,0 +1,1 @@
+"""The provider's logic. Services take plain arguments, never Flask request objects."""

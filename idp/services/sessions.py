@@ -1,0 +1,123 @@
+"""SSO sessions: created at sign-in, found from the opaque cookie, ended once.
+
+The browser holds only a random value; the database keeps its SHA-256, so a copy
+of the database does not let anyone take over a session.  Idle and absolute
+timeouts come from configuration (OWASP ASVS 3.3.1, 3.3.2).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Callable
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import SessionClient, SsoSession, Token, User, utcnow
+from .crypto import hash_secret, new_secret
+
+# Called with (session, reason) inside the transaction that ends a session; a hook adds
+# rows but does not commit. Every way a session ends (logout, timeout, admin) runs them.
+on_session_end: list[Callable[[SsoSession, str], None]] = []
+
+TOUCH_EVERY = timedelta(seconds=30)
+
+
+def create_session(user: User, *, amr: list[str], acr: str | None, ip: str = "",
+                   user_agent: str = "") -> tuple[SsoSession, str]:
+    """Start a session; returns it and the cookie value (a new id at every sign-in)."""
+    now = utcnow()
+    cookie = new_secret(32)
+    session = SsoSession(
+        cookie_hash=hash_secret(cookie), user=user, created_at=now, last_seen_at=now,
+        auth_time=now, amr=list(amr), acr=acr, ip=ip[:64], user_agent=user_agent[:512],
+        expires_at=now + timedelta(seconds=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]),
+    )
+    user.last_login_at = now
+    db.session.add(session)
+    db.session.commit()
+    return session, cookie
+
+
+def is_live(session: SsoSession) -> bool:
+    now = utcnow()
+    idle = timedelta(seconds=current_app.config["SESSION_IDLE_TIMEOUT"])
+    return (
+        session.ended_at is None
+        and session.expires_at > now
+        and session.last_seen_at + idle > now
+        and session.user.active
+    )
+
+
+def find_session(cookie: str | None, *, touch: bool = True) -> SsoSession | None:
+    """The live session behind a cookie value, or None. Ends a timed-out session."""
+    if not cookie or len(cookie) > 128:
+        return None
+    session = db.session.execute(
+        select(SsoSession).where(SsoSession.cookie_hash == hash_secret(cookie))
+    ).scalar_one_or_none()
+    if session is None or session.ended_at is not None:
+        return None
+    if not is_live(session):
+        end_session(session, "timeout")
+        return None
+    now = utcnow()
+    if touch and now - session.last_seen_at > TOUCH_EVERY:
+        session.last_seen_at = now
+        db.session.commit()
+    return session
+
+
+def upgrade_session(session: SsoSession, *, amr: list[str], acr: str | None) -> None:
+    """Record a further authentication (e.g. the second factor) in the same session."""
+    session.amr = sorted(set(session.amr or []) | set(amr))
+    session.acr = acr
+    session.last_seen_at = utcnow()
+    db.session.commit()
+
+
+def join(session: SsoSession, client_pk: int) -> None:
+    """Remember that a client received tokens in this session (for single logout)."""
+    exists = db.session.execute(
+        select(SessionClient.id).where(
+            SessionClient.session_id == session.id, SessionClient.client_id == client_pk
+        )
+    ).first()
+    if not exists:
+        db.session.add(SessionClient(session_id=session.id, client_id=client_pk))
+        db.session.commit()
+
+
+def end_session(session: SsoSession, reason: str) -> bool:
+    """End a session and revoke the tokens issued in it. False if it had ended already."""
+    now = utcnow()
+    # One UPDATE decides who ends it, so that concurrent logouts fan out only once.
+    ended = db.session.execute(
+        update(SsoSession)
+        .where(SsoSession.id == session.id, SsoSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    ).rowcount
+    if not ended:
+        db.session.rollback()
+        return False
+    db.session.execute(
+        update(Token)
+        .where(Token.session_id == session.id, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.ended_at, session.end_reason = now, reason
+    # Hooks add their rows (e.g. the logout outbox) to this same transaction, so that
+    # a session never ends without its logouts queued, even if the process dies.
+    for hook in on_session_end:
+        hook(session, reason)
+    db.session.commit()
+    return True
+
+
+def end_all_sessions(user: User, reason: str) -> int:
+    sessions = db.session.execute(
+        select(SsoSession).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
+    ).scalars().all()
+    return sum(1 for session in sessions if end_session(session, reason))

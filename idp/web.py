@@ -1,0 +1,38 @@
+"""Cross-cutting HTTP behaviour: security headers, request ids, proxies."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,  # type: ignore[method-assign]
+                                x_port=hops, x_prefix=hops)
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        # RFC 9700 §4.16 / ASVS 14.4.7: no provider page may be framed by another site.
+        # Pages that must post to a client (form_post) widen form-action themselves.
+        headers.setdefault("Content-Security-Policy", CSP.format(form_action=""))
+        headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure or app.config["ISSUER"].startswith("https://"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        headers["X-Request-Id"] = g.get("request_id", "")
+        return response
