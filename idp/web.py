@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = (
@@ -22,6 +22,9 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length is not None and request.content_length > limit:
+            abort(413)  # refuse before anything reads the body
 
     @app.after_request
     def _headers(response):
