@@ -32,7 +32,8 @@ def _worker_database_url(base: str, worker: str) -> str:
     """One PostgreSQL database per xdist worker, created when missing."""
     parts = urlsplit(base)
     name = f"{parts.path.lstrip('/') or 'test'}_{worker}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    # Connect to the maintenance database to create the worker's own one.
+    admin = create_engine(urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
         if not exists:
