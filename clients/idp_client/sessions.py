@@ -158,6 +158,7 @@ class SqliteSessionInterface(SessionInterface):
             secure=self.get_cookie_secure(app), httponly=True,
             samesite=self.get_cookie_samesite(app) or "Lax",
         )
+        response.vary.add("Cookie")  # pages differ per session; shared caches must not mix them
         if not session.modified:
             return
         if session.session_id and (session.rotate or not session):
