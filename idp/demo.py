@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -11,6 +17,13 @@ from .extensions import db
 from .models import Client, OrgUnit, User
 
 DEMO_PASSWORD = "Demo-Password-2026"
+# Fixed TOTP secrets so that the demo can print them (add them to an authenticator app,
+# or compute a code with `python -c "import pyotp; print(pyotp.TOTP('...').now())"`).
+TOTP_SECRETS = {"binh.tran": "JBSWY3DPEHPK3PXPBINHTRAN", "admin": "JBSWY3DPEHPK3PXPADMIN234"}
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_MODULES = {"docs": ("clients.docs_app", "DOCS"), "webmail": ("clients.webmail", "WEBMAIL"),
+               "onestop": ("clients.onestop", "ONESTOP")}
 
 DEPARTMENTS = [
     ("BNV", "Bộ Nội vụ", None),
@@ -48,33 +61,47 @@ def seed() -> dict[str, str]:
         row = db.session.execute(db.select(Client).filter_by(client_id=client_id)).scalar()
         if row is None:
             row, secret = clients.create_client(
-                name, client_id=client_id, redirect_uris=[f"{base}/callback"],
-                post_logout_redirect_uris=[f"{base}/"],
-                backchannel_logout_uri=f"{base}/backchannel-logout",
+                name, client_id=client_id, redirect_uris=[f"{base}/auth/callback"],
+                post_logout_redirect_uris=[f"{base}/auth/logged-out"],
+                backchannel_logout_uri=f"{base}/auth/backchannel-logout",
                 scope="openid profile email phone offline_access roles department",
                 trusted=True, roles=roles,
             )
         else:
             secret = clients.rotate_secret(row)
         secrets[client_id] = secret
-    for username, full_name, dept, title, roles, app_roles, _mfa in STAFF:
+    for username, full_name, dept, title, roles, app_roles, mfa in STAFF:
         if users.find_user(username):
             continue
         role_rows = [users.global_role(r) for r in roles]
         for client_id, names in app_roles.items():
             row = clients.get_client(client_id)
             role_rows += [r for r in row.roles if r.name in names]
-        users.create_user(username, email=f"{username}@demo.gov.vn", full_name=full_name,
-                          password=DEMO_PASSWORD, department=dept, title=title,
-                          roles=role_rows)
+        created, _ = users.create_user(
+            username, email=f"{username}@demo.gov.vn", full_name=full_name,
+            password=DEMO_PASSWORD, department=dept, title=title, roles=role_rows)
+        if mfa:
+            _enrol_totp(created)
     return secrets
+
+
+def _enrol_totp(user: User) -> None:
+    """Give a demo user a confirmed TOTP factor with a secret the demo prints."""
+    from .models import TotpCredential, utcnow
+    from .services.crypto import encrypt
+
+    db.session.add(TotpCredential(user_id=user.id, secret_encrypted=encrypt(TOTP_SECRETS[user.username]),
+                                  confirmed_at=utcnow()))
+    db.session.commit()
 
 
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--with-apps/--no-apps", default=True, show_default=True,
+              help="Also start the three demo apps on 127.0.0.2-4.")
 @with_appcontext
-def demo(host: str, port: int) -> None:
+def demo(host: str, port: int, with_apps: bool) -> None:
     """Set up the demo data and run the provider (and the demo apps) on loopback."""
     from werkzeug.serving import run_simple
 
@@ -82,10 +109,49 @@ def demo(host: str, port: int) -> None:
 
     database.upgrade()
     keys.ensure_keys()
-    seed()
+    secrets = seed()
     issuer = current_app.config["ISSUER"]
-    click.echo(f"\nProvider:   {issuer}  (discovery: {issuer}/.well-known/openid-configuration)")
-    click.echo("Staff (password for all: %s):" % DEMO_PASSWORD)
-    for username, full_name, dept, title, roles, app_roles, _mfa in STAFF:
-        click.echo(f"  {username:12} {full_name:22} {dept:6} {', '.join(roles)}")
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    children = _start_apps(issuer, secrets) if with_apps else []
+    try:
+        _print_banner(issuer)
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
+
+
+def _start_apps(issuer: str, secrets: dict[str, str]) -> list[subprocess.Popen]:
+    """Start the three demo apps, each on its own loopback address (own cookie jar)."""
+    env = dict(os.environ, SSO_ISSUER=issuer)
+    env.pop("FLASK_RUN_FROM_CLI", None)  # else the apps' app.run() would be a no-op
+    for client_id, _name, base, _roles in APPS:
+        prefix = APP_MODULES[client_id][1]
+        env[f"{prefix}_CLIENT_SECRET"] = secrets[client_id]
+        env[f"{prefix}_URL"] = base
+        env[f"{prefix}_ISSUER"] = issuer
+    children = []
+    for client_id, _name, base, _roles in APPS:
+        module = APP_MODULES[client_id][0]
+        parts = urlsplit(base)
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", module, "--host", parts.hostname, "--port", str(parts.port)],
+            env=env, cwd=ROOT,
+        ))
+    return children
+
+
+def _print_banner(issuer: str) -> None:
+    click.echo("\n" + "=" * 72)
+    click.echo(f"Provider:   {issuer}   (my account: {issuer}/account, admin: {issuer}/admin)")
+    click.echo(f"Discovery:  {issuer}/.well-known/openid-configuration")
+    for _client_id, name, base, _roles in APPS:
+        click.echo(f"App:        {base:24} {name}")
+    click.echo(f"\nStaff accounts (password for all: {DEMO_PASSWORD}):")
+    for username, full_name, dept, title, roles, app_roles, mfa in STAFF:
+        granted = ", ".join(roles + [f"{c}:{r}" for c, rs in app_roles.items() for r in rs])
+        click.echo(f"  {username:10} {full_name:20} {dept:5} {granted}")
+        if mfa:
+            click.echo(f"  {'':10} TOTP secret {TOTP_SECRETS[username]} (second factor)")
+    click.echo("=" * 72 + "\n")
