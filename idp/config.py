@@ -100,6 +100,28 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds after sign-in after which an SSO session ends whatever happens."),
     Setting("SESSION_COOKIE_NAME", "idp_session", _str,
             "Name of the SSO cookie; prefixed with __Host- when the issuer is https."),
+    # --- Single logout (OIDC Back-Channel / Front-Channel / RP-Initiated Logout 1.0) -----
+    Setting("LOGOUT_MAX_ATTEMPTS", 12, _int,
+            "Back-channel logout deliveries tried at most this many times per client, "
+            "then marked failed (Back-Channel Logout 1.0 §2.7: the OP may retry)."),
+    Setting("LOGOUT_RETRY_BASE", 5, _int,
+            "Seconds before the first retry of a failed back-channel logout; each "
+            "further retry waits twice as long, capped by IDP_LOGOUT_RETRY_MAX."),
+    Setting("LOGOUT_RETRY_MAX", 3600, _int, "Longest wait between two delivery attempts."),
+    Setting("LOGOUT_MAX_AGE", 86400, _int,
+            "Seconds after the session ended beyond which an undelivered logout is given up."),
+    Setting("LOGOUT_HTTP_TIMEOUT", 5, _int,
+            "Seconds to wait for a client's back-channel logout endpoint to answer."),
+    Setting("LOGOUT_TOKEN_TTL", 120, _int,
+            "Lifetime of a logout token (its exp; Back-Channel Logout 1.0 §2.4: short)."),
+    Setting("LOGOUT_INLINE_WORKER", None, _bool,
+            "Run the delivery worker as a thread inside the provider, so that no "
+            "`idp worker` process is needed. Default: on in development, off in "
+            "production and in tests."),
+    Setting("LOGOUT_IMMEDIATE", None, _bool,
+            "Try each back-channel logout at once, in a background thread, right after "
+            "the session ends (the outbox row stays the source of truth). Default: on, "
+            "off in tests."),
     # --- Tokens -----------------------------------------------------------------
     Setting("TOKEN_CODE_TTL", 60, _int,
             "Authorization code lifetime in seconds (RFC 6749 §4.1.2: short-lived)."),

@@ -1,0 +1,1 @@
+"""Single logout. This package holds the logout pages' translation catalogue."""

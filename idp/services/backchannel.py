@@ -1,0 +1,172 @@
+"""Deliver back-channel logouts from the outbox (OIDC Back-Channel Logout 1.0).
+
+Rows are written by :mod:`idp.services.logout` in the transaction that ends a
+session. Here a worker claims due rows, signs a fresh logout token for each,
+POSTs it, and records the outcome: delivered, retried later with exponential
+backoff, or given up after ``IDP_LOGOUT_MAX_ATTEMPTS`` or ``IDP_LOGOUT_MAX_AGE``.
+
+Several workers may run at once (an ``idp worker`` process per node, the inline
+thread, the immediate-delivery thread): a claim moves the row's
+``next_attempt_at`` forward by a lease in one statement, so each attempt is
+made by exactly one of them, and a worker that dies mid-attempt only delays
+the row until the lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Iterable
+
+import requests
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import Client, LogoutDelivery, utcnow
+from ..models._base import random_id
+from . import audit, keys
+
+log = logging.getLogger("idp.logout")
+
+# OIDC Back-Channel Logout 1.0 §2.4: the event that makes a JWT a logout token.
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+# §2.4: "explicit typing of Logout Tokens is RECOMMENDED" with typ logout+jwt.
+LOGOUT_TYP = "logout+jwt"
+# A claimed row is not offered to another worker for this long (longer than an attempt).
+LEASE = timedelta(seconds=60)
+BATCH = 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery attempt did, for the caller's logs and tests."""
+
+    delivery_id: int
+    status: str  # delivered, pending (will retry) or failed (given up)
+    attempts: int
+    error: str | None = None
+
+
+def logout_token(client: Client, *, sid: str | None, sub: str | None) -> str:
+    """A signed logout token for one client (Back-Channel Logout 1.0 §2.4)."""
+    cfg = current_app.config
+    now = int(utcnow().timestamp())
+    claims: dict = {
+        "iss": cfg["ISSUER"],
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + cfg["LOGOUT_TOKEN_TTL"],
+        "jti": random_id(16),
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
+    # §2.4: a logout token MUST contain sub or sid, and MAY contain both. §2.2: a client
+    # with backchannel_logout_session_required needs the sid. It MUST NOT contain a nonce.
+    if sub:
+        claims["sub"] = sub
+    if sid and (client.backchannel_logout_session_required or not sub):
+        claims["sid"] = sid
+    alg = client.id_token_signed_response_alg
+    return keys.sign(claims, alg=alg if alg in keys.SUPPORTED_ALGS else "RS256", typ=LOGOUT_TYP)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff: base, 2·base, 4·base ... capped at IDP_LOGOUT_RETRY_MAX."""
+    cfg = current_app.config
+    seconds = cfg["LOGOUT_RETRY_BASE"] * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, cfg["LOGOUT_RETRY_MAX"]))
+
+
+def _due_query(ids: Iterable[int] | None, limit: int):
+    query = (
+        select(LogoutDelivery.id)
+        .where(LogoutDelivery.status == "pending", LogoutDelivery.next_attempt_at <= utcnow())
+        .order_by(LogoutDelivery.next_attempt_at, LogoutDelivery.id)
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(LogoutDelivery.id.in_(list(ids)))
+    return query
+
+
+def claim(ids: Iterable[int] | None = None, limit: int = BATCH) -> list[int]:
+    """Claim up to ``limit`` due rows (or only some of ``ids``) for this worker."""
+    now = utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Rows another worker holds are skipped rather than waited for.
+        candidates = db.session.execute(
+            _due_query(ids, limit).with_for_update(skip_locked=True)
+        ).scalars().all()
+    else:
+        candidates = db.session.execute(_due_query(ids, limit)).scalars().all()
+        db.session.commit()  # no read lock held while we ask for the write lock
+    claimed = []
+    for row_id in candidates:
+        # The conditional UPDATE is the claim on SQLite: writers are serialised, and
+        # the second one finds next_attempt_at already moved and changes nothing.
+        won = db.session.execute(
+            update(LogoutDelivery)
+            .where(LogoutDelivery.id == row_id, LogoutDelivery.status == "pending",
+                   LogoutDelivery.next_attempt_at <= now)
+            .values(next_attempt_at=now + LEASE, attempts=LogoutDelivery.attempts + 1)
+        ).rowcount
+        if won:
+            claimed.append(row_id)
+    db.session.commit()
+    return claimed
+
+
+def _post(uri: str, token: str) -> str | None:
+    """POST the token; None on success, else a short description of the failure."""
+    try:
+        # §2.5: sent as application/x-www-form-urlencoded; never follow a redirect.
+        response = requests.post(
+            uri, data={"logout_token": token}, allow_redirects=False,
+            timeout=current_app.config["LOGOUT_HTTP_TIMEOUT"],
+            headers={"Cache-Control": "no-store"},
+        )
+    except requests.RequestException as exc:
+        return f"{exc.__class__.__name__}: {exc}"[:500]
+    # §2.8: the RP answers 200 OK (204 is common too); 400 when the logout failed.
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def deliver(row_id: int) -> Outcome:
+    """Make one attempt for a claimed row and record its outcome."""
+    row = db.session.get(LogoutDelivery, row_id)
+    client = row.client
+    if client is None or not client.enabled:
+        error: str | None = "the client is disabled or deleted"
+    else:
+        uri, token = row.uri, logout_token(client, sid=row.sid, sub=row.sub)
+        db.session.commit()  # hold no transaction open while the client answers
+        error = _post(uri, token)
+    now = utcnow()
+    cfg = current_app.config
+    if error is None:
+        row.status, row.delivered_at, row.last_error = "delivered", now, None
+    else:
+        row.last_error = error
+        too_old = now - row.created_at > timedelta(seconds=cfg["LOGOUT_MAX_AGE"])
+        if row.attempts >= cfg["LOGOUT_MAX_ATTEMPTS"] or too_old or client is None:
+            row.status = "failed"
+        else:
+            row.next_attempt_at = now + retry_delay(row.attempts)
+    audit.record(
+        "logout.delivery", outcome="success" if error is None else "failure",
+        subject=row.sub, client=client.client_id if client else None, commit=False,
+        details={"sid": row.sid, "attempt": row.attempts, "status": row.status,
+                 **({"error": error} if error else {})},
+    )
+    db.session.commit()
+    if error:
+        log.info("back-channel logout %s attempt %s: %s", row.id, row.attempts, error)
+    return Outcome(row.id, row.status, row.attempts, error)
+
+
+def deliver_due(ids: Iterable[int] | None = None, limit: int = BATCH) -> list[Outcome]:
+    """One worker pass: claim the due rows (of ``ids``, if given) and deliver each."""
+    return [deliver(row_id) for row_id in claim(ids, limit)]
