@@ -116,6 +116,18 @@ def user_set_password(username: str, password: str, temporary: bool) -> None:
     click.echo(f"Password of {target.username} set.")
 
 
+@command(user, "unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Lift the temporary lock (and the delays) put on an account after failed sign-ins."""
+    from .services import throttle, users
+
+    target = users.get_user(username)
+    was_locked = throttle.unlock_user(target, actor="cli")
+    click.echo(f"Unlocked {target.username}." if was_locked
+               else f"{target.username} was not locked; its failure count is cleared.")
+
+
 # --- idp client ---------------------------------------------------------------------
 
 

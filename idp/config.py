@@ -147,6 +147,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOCKOUT_THRESHOLD", 5, _int,
             "Failed sign-ins on one account before it is locked for a while."),
     Setting("LOCKOUT_SECONDS", 900, _int, "How long such a lock lasts."),
+    Setting("LOCKOUT_DELAY_AFTER", 3, _int,
+            "Failed sign-ins on one account after which each next attempt must wait "
+            "(growing delays before the lock, ASVS 2.2.1); attempts made too early get 429."),
+    Setting("LOCKOUT_DELAY_SECONDS", 2, _int,
+            "First such wait in seconds; it doubles with each further failure."),
     Setting("IP_THRESHOLD", 50, _int,
             "Failed sign-ins from one client IP per lockout period before it is slowed."),
     # --- Multi-factor authentication -------------------------------------------

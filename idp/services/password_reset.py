@@ -1,0 +1,95 @@
+"""Forgotten passwords: a single-use, short-lived link sent by e-mail (ASVS 2.5).
+
+The token has 256 bits and is stored as its SHA-256; it lives ``RESET_TTL``
+seconds and is spent by one conditional UPDATE, so a link works once.  The
+answer to a request is the same whether or not the address belongs to anyone.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Callable
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from ..errors import InvalidInput
+from ..extensions import db
+from ..models import PasswordResetToken, User, utcnow
+from . import audit, passwords, sessions, throttle, users
+from .crypto import hash_secret, new_secret
+from .mail import send_mail
+
+
+def request_reset(email: str, link_for: Callable[[str], str], *, ip: str = "") -> bool:
+    """Mail a reset link to the account with this email, if there is one.
+
+    ``link_for(token)`` builds the absolute URL. Returns whether a mail was sent
+    (for the audit and the tests; the page must not show it).
+    """
+    user = users.find_user(email)
+    if user is None or not user.active or "@" not in (email or ""):
+        audit.record("password.reset_request", outcome="failure", subject=(email or "")[:64],
+                     ip=ip, details={"reason": "unknown_email" if user is None else "disabled"})
+        return False
+    token = new_secret(32)
+    now = utcnow()
+    db.session.add(PasswordResetToken(
+        token_hash=hash_secret(token), user_id=user.id, created_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["RESET_TTL"]),
+    ))
+    audit.record("password.reset_request", subject=user.username, ip=ip, commit=False)
+    db.session.commit()
+    minutes = max(1, current_app.config["RESET_TTL"] // 60)
+    body = _(
+        "Hello %(name)s,\n\nSomeone (probably you) asked to reset the password of your "
+        "account %(username)s. To choose a new password, open this link within "
+        "%(minutes)d minutes:\n\n%(link)s\n\nThe link works once. If you did not ask for "
+        "this, ignore this message: your password stays as it is.\n",
+        name=user.full_name, username=user.username, minutes=minutes, link=link_for(token),
+    )
+    return send_mail(user.email, _("Reset your password"), body)
+
+
+def _live(token: str):
+    return (
+        PasswordResetToken.token_hash == hash_secret(token or ""),
+        PasswordResetToken.used_at.is_(None),
+        PasswordResetToken.expires_at > utcnow(),
+    )
+
+
+def check_token(token: str) -> User | None:
+    """The user a live (unused, unexpired) link belongs to, or None."""
+    if not token or len(token) > 128:
+        return None
+    row = db.session.execute(select(PasswordResetToken).where(*_live(token))).scalar_one_or_none()
+    return db.session.get(User, row.user_id) if row else None
+
+
+def reset_password(token: str, password: str, *, ip: str = "") -> User:
+    """Spend the link and set the password; every session of the user ends."""
+    user = check_token(token)
+    if user is None:
+        raise InvalidInput(_("This link is not valid any more. Ask for a new one."))
+    passwords.check_policy(password, username=user.username, email=user.email)
+    spent = db.session.execute(
+        update(PasswordResetToken).where(*_live(token)).values(used_at=utcnow())
+    ).rowcount
+    if spent != 1:  # another request spent it first
+        db.session.rollback()
+        raise InvalidInput(_("This link is not valid any more. Ask for a new one."))
+    # Other links of the same user die with this one.
+    db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    users.set_password(user, password)  # commits
+    ended = sessions.end_all_sessions(user, "password_reset")
+    if throttle.is_locked(throttle.user_key(user, user.username)):
+        # Proving the mailbox is enough to lift a lock made by someone guessing.
+        throttle.unlock_user(user, actor=user.username)
+    audit.record("password.reset", subject=user.username, ip=ip, details={"sessions_ended": ended})
+    return user

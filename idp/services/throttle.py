@@ -1,0 +1,267 @@
+"""Brute-force protection: failure counters shared by every provider process.
+
+Two kinds of key are counted (OWASP ASVS 2.2.1): one per account (``user:<id>``;
+an unknown name gets ``name:<digest>`` so that it behaves exactly like a real
+account and the answers reveal nothing) and one per client IP (``ip:<addr>``).
+
+After ``LOCKOUT_DELAY_AFTER`` failures an account must wait a growing delay before
+the next attempt is even checked (the "not before" time is stored; the caller
+answers 429 rather than sleeping in the worker); after ``LOCKOUT_THRESHOLD``
+failures it is locked for ``LOCKOUT_SECONDS``, until then or until the helpdesk
+lifts it.  An IP past ``IP_THRESHOLD`` failures is slowed the same way.
+
+The counters live in ``throttle_counters`` (one atomic upsert per failure) or, when
+``REDIS_URL`` is set, in Redis (HINCRBY), so that no concurrent attempt is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Protocol
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models import ThrottleCounter, User, utcnow
+from . import audit
+
+MAX_DELAY = 300  # seconds; an IP is slowed at most this much per attempt
+
+
+class TooManyAttempts(DomainError):
+    """An attempt came before its key's "not before" time (answer 429, Retry-After)."""
+
+    code = "slow_down"
+    status = 429
+    description = _l("Too many failed attempts. Wait a moment and try again.")
+
+    def __init__(self, retry_after: int):
+        super().__init__()
+        self.retry_after = max(1, retry_after)
+
+
+@dataclass(frozen=True)
+class State:
+    """A key's counter: failures in the current window, and the time it may try again."""
+
+    failures: int = 0
+    not_before: datetime | None = None
+
+
+def user_key(user: User | None, identifier: str) -> str:
+    if user is not None:
+        return f"user:{user.id}"
+    name = (identifier or "").strip().lower().encode("utf-8", "surrogatepass")
+    return f"name:{hashlib.sha256(name).hexdigest()[:40]}"
+
+
+def ip_key(ip: str) -> str:
+    return f"ip:{(ip or 'unknown')[:64]}"
+
+
+# --- storage ----------------------------------------------------------------------------
+
+
+class Store(Protocol):
+    def get(self, key: str) -> State: ...
+    def incr(self, key: str, now: datetime, window: int) -> int: ...
+    def hold(self, key: str, until: datetime) -> None: ...
+    def clear(self, key: str) -> None: ...
+
+
+class DatabaseStore:
+    """``throttle_counters`` rows; each failure is one INSERT ... ON CONFLICT DO UPDATE."""
+
+    def get(self, key: str) -> State:
+        row = db.session.get(ThrottleCounter, key, populate_existing=True)
+        if row is None:
+            return State()
+        return State(row.failures, row.locked_until)
+
+    def incr(self, key: str, now: datetime, window: int) -> int:
+        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+        table = ThrottleCounter.__table__
+        stale = table.c.window_started_at < now - timedelta(seconds=window)
+        # The window restarts when its first failure is older than the lock period,
+        # in the same statement, so that concurrent failures are all counted.
+        stmt = dialect.insert(table).values(key=key, failures=1, window_started_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "failures": case((stale, 1), else_=table.c.failures + 1),
+                "window_started_at": case((stale, now), else_=table.c.window_started_at),
+            },
+        ).returning(table.c.failures)
+        failures = db.session.execute(stmt).scalar_one()
+        db.session.commit()
+        return failures
+
+    def hold(self, key: str, until: datetime) -> None:
+        db.session.execute(
+            update(ThrottleCounter).where(ThrottleCounter.key == key).values(locked_until=until)
+        )
+        db.session.commit()
+
+    def clear(self, key: str) -> None:
+        db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+        db.session.commit()
+
+
+class RedisStore:
+    """A Redis hash per key; the key expires with its window or its lock."""
+
+    def __init__(self, url: str):
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return f"idp:throttle:{key}"
+
+    def get(self, key: str) -> State:
+        failures, until = self.redis.hmget(self._name(key), "failures", "not_before")
+        stamp = datetime.fromisoformat(until.decode()) if until else None
+        return State(int(failures or 0), stamp)
+
+    def incr(self, key: str, now: datetime, window: int) -> int:
+        name = self._name(key)
+        pipe = self.redis.pipeline()
+        pipe.hincrby(name, "failures", 1)
+        pipe.expire(name, window, nx=True)  # the window starts with its first failure
+        failures, _ = pipe.execute()
+        return int(failures)
+
+    def hold(self, key: str, until: datetime) -> None:
+        name = self._name(key)
+        pipe = self.redis.pipeline()
+        pipe.hset(name, "not_before", until.isoformat())
+        pipe.expire(name, max(1, math.ceil((until - utcnow()).total_seconds())), gt=True)
+        pipe.execute()
+
+    def clear(self, key: str) -> None:
+        self.redis.delete(self._name(key))
+
+
+@lru_cache(maxsize=4)
+def _redis_store(url: str) -> RedisStore:
+    return RedisStore(url)
+
+
+def store() -> Store:
+    url = current_app.config.get("REDIS_URL")
+    return _redis_store(url) if url else DatabaseStore()
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+def _delay(failures: int, start: int) -> int:
+    """Seconds to wait after ``failures``; doubles from LOCKOUT_DELAY_SECONDS at ``start``."""
+    if failures < start:
+        return 0
+    base = current_app.config["LOCKOUT_DELAY_SECONDS"]
+    return min(MAX_DELAY, base * 2 ** min(failures - start, 16))
+
+
+def _wait(state: State, now: datetime) -> int:
+    if state.not_before is None or state.not_before <= now:
+        return 0
+    return math.ceil((state.not_before - now).total_seconds())
+
+
+def is_locked(key: str, now: datetime | None = None) -> datetime | None:
+    """The end of the account lock behind ``key``, or None when it is not locked."""
+    now = now or utcnow()
+    state = store().get(key)
+    locked = state.failures >= current_app.config["LOCKOUT_THRESHOLD"]
+    return state.not_before if locked and _wait(state, now) else None
+
+
+def check(account: str, ip: str) -> None:
+    """Refuse an attempt that comes too early. Raise before any password is checked.
+
+    Lock first (``AccountLocked``), then the account's delay, then the IP's delay
+    (``TooManyAttempts``): the same answers whatever the password would have been.
+    """
+    from ..errors import AccountLocked
+
+    now = utcnow()
+    if is_locked(account, now):
+        raise AccountLocked(detail=f"{account} is locked")
+    for key in (account, ip_key(ip)):
+        wait = _wait(store().get(key), now)
+        if wait:
+            raise TooManyAttempts(wait)
+
+
+def fail(account: str, ip: str, *, subject: str | None = None) -> bool:
+    """Count one failure on the account and the IP. True when it has just locked the account."""
+    cfg = current_app.config
+    now = utcnow()
+    backend = store()
+    window = cfg["LOCKOUT_SECONDS"]
+    failures = backend.incr(account, now, window)
+    ip_failures = backend.incr(ip_key(ip), now, window)
+    locked = failures >= cfg["LOCKOUT_THRESHOLD"]
+    wait = window if locked else _delay(failures, cfg["LOCKOUT_DELAY_AFTER"])
+    if wait:
+        backend.hold(account, now + timedelta(seconds=wait))
+    ip_wait = _delay(ip_failures, cfg["IP_THRESHOLD"])
+    if ip_wait:
+        backend.hold(ip_key(ip), now + timedelta(seconds=ip_wait))
+    just_locked = failures == cfg["LOCKOUT_THRESHOLD"]
+    if just_locked and subject:
+        _mirror_lock(account, now + timedelta(seconds=window))
+        audit.record("account.lock", outcome="success", actor="system", subject=subject,
+                     ip=ip, details={"failures": failures, "seconds": window})
+    return locked
+
+
+def succeed(account: str) -> None:
+    """A correct sign-in starts the account's count again (the IP's count stays)."""
+    backend = store()
+    if backend.get(account).failures:
+        backend.clear(account)
+
+
+def failures(key: str) -> int:
+    return store().get(key).failures
+
+
+def _mirror_lock(account: str, until: datetime | None) -> None:
+    """Keep ``users.locked_until`` in step, for the admin console's lists."""
+    if account.startswith("user:"):
+        db.session.execute(
+            update(User).where(User.id == int(account[5:])).values(locked_until=until)
+        )
+        db.session.commit()
+
+
+def unlock_user(user: User, actor: str) -> bool:
+    """Lift an account's lock and delays (helpdesk, admin console, ``idp user unlock``).
+
+    Returns whether the account was locked. Always audited.
+    """
+    key = user_key(user, user.username)
+    was_locked = is_locked(key) is not None
+    store().clear(key)
+    _mirror_lock(key, None)
+    audit.record("account.unlock", actor=actor, subject=user.username,
+                 details={"was_locked": was_locked})
+    return was_locked
+
+
+def locked_users() -> list[User]:
+    """Accounts whose lock is still running (from the mirror column)."""
+    return list(db.session.execute(
+        select(User).where(User.locked_until > utcnow()).order_by(User.username)
+    ).scalars())
