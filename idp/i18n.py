@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
+from werkzeug.exceptions import HTTPException
 
 from .config import LOCALES
 
@@ -28,11 +29,20 @@ def select_locale() -> str:
     if chosen in LOCALES:
         return chosen
     # OIDC Core §3.1.2.1: ui_locales is a space-separated list of preferred languages.
-    for tag in (request.values.get("ui_locales") or "").split():
+    for tag in (_ui_locales() or "").split():
         base = tag.split("-")[0].lower()
         if base in LOCALES:
             return base
     return current_app.config["DEFAULT_LOCALE"]
+
+
+def _ui_locales() -> str | None:
+    """ui_locales from the query or the form; a body that cannot be read (too large,
+    malformed) is ignored here, so the error page about it can still be rendered."""
+    try:
+        return request.values.get("ui_locales")
+    except HTTPException:
+        return request.args.get("ui_locales")
 
 
 def translation_directories() -> list[str]:
