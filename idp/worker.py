@@ -107,7 +107,7 @@ def worker_cmd(interval: float, once: bool) -> None:
     """Deliver back-channel logouts and end timed-out sessions, until stopped."""
     worker = Worker(current_app._get_current_object(), interval=interval)  # type: ignore[attr-defined]
     if once:
-        click.echo(f"Attempted {worker.run_once()} deliveries.")
+        click.echo(f"Back-channel logout attempts made: {worker.run_once()}.")
         return
     # A stop between two passes loses nothing: a claimed row is retried after its lease.
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
