@@ -19,9 +19,11 @@ ACR_VALUES = (ACR_PASSWORD, ACR_MFA)
 
 def current_session() -> SsoSession | None:
     """The live SSO session of this browser, looked up once per request."""
-    if "sso_session" not in g:
+    # Keyed by request: an app context (and its g) can outlive one request, e.g. in tests.
+    if g.get("sso_request") is not request._get_current_object():
         cookie = request.cookies.get(current_app.config["SSO_COOKIE_NAME"])
         g.sso_session = sessions.find_session(cookie)
+        g.sso_request = request._get_current_object()
     return g.sso_session
 
 
