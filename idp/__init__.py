@@ -88,3 +88,8 @@ def _register_blueprints(app: Flask) -> None:
     from .oidc import init_app as init_oidc
 
     init_oidc(app)
+    from .account import bp as account_bp
+    from .auth import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
