@@ -15,12 +15,13 @@ the row until the lease runs out.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterable
 
 import requests
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -37,6 +38,7 @@ LOGOUT_TYP = "logout+jwt"
 # A claimed row is not offered to another worker for this long (longer than an attempt).
 LEASE = timedelta(seconds=60)
 BATCH = 20
+PARALLEL = 8  # deliveries in flight at once per worker (each holds a database connection)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,9 @@ def deliver(row_id: int) -> Outcome:
             row.status = "failed"
         else:
             row.next_attempt_at = now + retry_delay(row.attempts)
+    # Write the row first: on SQLite that takes the write lock, so that concurrent
+    # workers append their audit events one after the other (PostgreSQL locks in record).
+    db.session.flush()
     audit.record(
         "logout.delivery", outcome="success" if error is None else "failure",
         subject=row.sub, client=client.client_id if client else None, commit=False,
@@ -167,6 +172,24 @@ def deliver(row_id: int) -> Outcome:
     return Outcome(row.id, row.status, row.attempts, error)
 
 
+def _deliver_in_context(app: Flask, row_id: int) -> Outcome:
+    with app.app_context():
+        try:
+            return deliver(row_id)
+        finally:
+            db.session.remove()
+
+
 def deliver_due(ids: Iterable[int] | None = None, limit: int = BATCH) -> list[Outcome]:
-    """One worker pass: claim the due rows (of ``ids``, if given) and deliver each."""
-    return [deliver(row_id) for row_id in claim(ids, limit)]
+    """One worker pass: claim the due rows (of ``ids``, if given) and deliver them.
+
+    The attempts run side by side, so that one client that does not answer (up to
+    IDP_LOGOUT_HTTP_TIMEOUT) does not hold up the logouts of the others.
+    """
+    claimed = claim(ids, limit)
+    if len(claimed) <= 1:
+        return [deliver(row_id) for row_id in claimed]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(claimed)),
+                            thread_name_prefix="idp-logout-send") as pool:
+        return list(pool.map(lambda row_id: _deliver_in_context(app, row_id), claimed))

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from logout_kit import Receiver
 
 from idp import create_app
 from idp.extensions import db
@@ -191,6 +192,29 @@ def test_gives_up_after_max_age(app, joined, receiver):
     db.session.commit()
     (outcome,) = backchannel.deliver_due()
     assert outcome.status == "failed"
+
+
+@pytest.mark.config(LOGOUT_HTTP_TIMEOUT=1)
+def test_a_slow_client_times_out_without_holding_up_the_others(app, user, sso_login, make_rp,
+                                                              receiver):
+    slow = Receiver()
+    slow.delay = 3
+    slow.start()
+    try:
+        session = sso_login(user)
+        sessions.join(session, make_rp("slow", backchannel=slow.uri).id)
+        sessions.join(session, make_rp("fast", backchannel=receiver.uri).id)
+        receiver.start()
+        sessions.end_session(session, "rp_logout")
+        started = time.monotonic()
+        outcomes = {o.status for o in backchannel.deliver_due()}
+        assert time.monotonic() - started < 2.5
+    finally:
+        slow.stop()
+    assert outcomes == {"delivered", "pending"}
+    rows = {row.client.client_id: row for row in _rows()}
+    assert rows["fast"].status == "delivered"
+    assert rows["slow"].status == "pending" and "Timeout" in rows["slow"].last_error
 
 
 def test_a_fresh_app_on_the_same_database_delivers_pending_rows(app, config, joined, receiver):
