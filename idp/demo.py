@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def seed() -> dict[str, str]:
         if not db.session.execute(db.select(OrgUnit).filter_by(code=code)).first():
             users.create_department(code, name, parent)
     secrets = {}
-    for client_id, name, base, roles in APPS:
+    for client_id, name, default_base, roles in APPS:
+        base = app_url(client_id, default_base)
         row = db.session.execute(db.select(Client).filter_by(client_id=client_id)).scalar()
         if row is None:
             row, secret = clients.create_client(
@@ -85,6 +87,11 @@ def seed() -> dict[str, str]:
     return secrets
 
 
+def app_url(client_id: str, default: str) -> str:
+    """A demo app's base URL: ``DOCS_URL``, ``WEBMAIL_URL``, ``ONESTOP_URL`` (as the apps read)."""
+    return os.environ.get(f"{APP_MODULES[client_id][1]}_URL", default).rstrip("/")
+
+
 def _enrol_totp(user: User) -> None:
     """Give a demo user a confirmed TOTP factor with a secret the demo prints."""
     from .models import TotpCredential, utcnow
@@ -100,8 +107,10 @@ def _enrol_totp(user: User) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--with-apps/--no-apps", default=True, show_default=True,
               help="Also start the three demo apps on 127.0.0.2-4.")
+@click.option("--secrets-file", type=click.Path(dir_okay=False, writable=True),
+              help="Write the demo clients' fresh secrets there as JSON {client_id: secret}.")
 @with_appcontext
-def demo(host: str, port: int, with_apps: bool) -> None:
+def demo(host: str, port: int, with_apps: bool, secrets_file: str | None) -> None:
     """Set up the demo data and run the provider (and the demo apps) on loopback."""
     from werkzeug.serving import run_simple
 
@@ -110,6 +119,8 @@ def demo(host: str, port: int, with_apps: bool) -> None:
     database.upgrade()
     keys.ensure_keys()
     secrets = seed()
+    if secrets_file:  # for apps started apart, e.g. by the end-to-end tests
+        _write_secrets(Path(secrets_file), secrets)
     issuer = current_app.config["ISSUER"]
     children = _start_apps(issuer, secrets) if with_apps else []
     try:
@@ -122,6 +133,15 @@ def demo(host: str, port: int, with_apps: bool) -> None:
             child.wait(timeout=10)
 
 
+def _write_secrets(path: Path, secrets: dict[str, str]) -> None:
+    """Write the secrets readable by the owner only, atomically (a reader never sees half)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(secrets, out)
+    os.replace(tmp, path)
+
+
 def _start_apps(issuer: str, secrets: dict[str, str]) -> list[subprocess.Popen]:
     """Start the three demo apps, each on its own loopback address (own cookie jar)."""
     env = dict(os.environ, SSO_ISSUER=issuer)
@@ -129,12 +149,12 @@ def _start_apps(issuer: str, secrets: dict[str, str]) -> list[subprocess.Popen]:
     for client_id, _name, base, _roles in APPS:
         prefix = APP_MODULES[client_id][1]
         env[f"{prefix}_CLIENT_SECRET"] = secrets[client_id]
-        env[f"{prefix}_URL"] = base
+        env[f"{prefix}_URL"] = app_url(client_id, base)
         env[f"{prefix}_ISSUER"] = issuer
     children = []
     for client_id, _name, base, _roles in APPS:
         module = APP_MODULES[client_id][0]
-        parts = urlsplit(base)
+        parts = urlsplit(app_url(client_id, base))
         children.append(subprocess.Popen(
             [sys.executable, "-m", module, "--host", parts.hostname, "--port", str(parts.port)],
             env=env, cwd=ROOT,
@@ -146,8 +166,8 @@ def _print_banner(issuer: str) -> None:
     click.echo("\n" + "=" * 72)
     click.echo(f"Provider:   {issuer}   (my account: {issuer}/account, admin: {issuer}/admin)")
     click.echo(f"Discovery:  {issuer}/.well-known/openid-configuration")
-    for _client_id, name, base, _roles in APPS:
-        click.echo(f"App:        {base:24} {name}")
+    for client_id, name, base, _roles in APPS:
+        click.echo(f"App:        {app_url(client_id, base):24} {name}")
     click.echo(f"\nStaff accounts (password for all: {DEMO_PASSWORD}):")
     for username, full_name, dept, title, roles, app_roles, mfa in STAFF:
         granted = ", ".join(roles + [f"{c}:{r}" for c, rs in app_roles.items() for r in rs])
