@@ -8,9 +8,10 @@ and ``mfa=1`` when the relying party needs a second factor (OIDC Core §3.1.2.1
 from __future__ import annotations
 
 from flask import Response, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
-from ..errors import AccountDisabled, AccountLocked, AuthenticationFailed, DomainError
-from ..services import authn, mfa, policy, users
+from ..errors import AccountDisabled, AccountLocked, AuthenticationFailed, DomainError, InvalidInput
+from ..services import audit, authn, mfa, passwords, policy, users
 from ..services.crypto import decrypt, encrypt
 from ..services.throttle import TooManyAttempts
 from ..sso import current_session
@@ -41,7 +42,9 @@ def _login_form(status: int = 200, error: DomainError | str | None = None,
 def login() -> Response:
     next_url = flow.safe_next(request.args.get("next"))
     current = current_session()
-    if request.args.get("mfa") == "1" and current is not None:
+    # OIDC Core §3.1.2.1: prompt=login must authenticate again, never reuse the session.
+    reuse = current is not None and request.args.get("prompt") != "login"
+    if request.args.get("mfa") == "1" and reuse:
         if "otp" in (current.amr or []):
             return redirect(next_url or url_for("account.index", **flow.locale_args()))
         # Step-up: the password is proven already; ask only the second factor.
@@ -56,7 +59,7 @@ def login_submit() -> Response:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     if not username or not password:
-        return _login_form(400, _missing(), username)
+        return _login_form(400, _("Enter your username and your password."), username)
     try:
         user = authn.authenticate(username, password, ip=flow.client_ip())
     except (AuthenticationFailed, AccountLocked, AccountDisabled, TooManyAttempts) as exc:
@@ -66,12 +69,6 @@ def login_submit() -> Response:
     flow.start(user, amr=["pwd"], next_url=flow.safe_next(request.args.get("next")),
                need_mfa=need_mfa)
     return flow.advance(*flow.pending())
-
-
-def _missing() -> str:
-    from flask_babel import gettext as _
-
-    return _("Enter your username and your password.")
 
 
 @bp.route("/login/otp", methods=["GET", "POST"])
@@ -116,7 +113,8 @@ def enrol() -> Response:
             flow.save(note)
             return _page("auth/recovery_codes.html", codes=codes,
                          continue_url=url_for("auth.resume", **flow.locale_args()))
-        return _enrol_page(user, secret, 400, _wrong_code())
+        return _enrol_page(user, secret, 400, _(
+            "The code is not right. Check the time on your phone and try the newest code."))
     return _enrol_page(user, secret)
 
 
@@ -124,12 +122,6 @@ def _enrol_page(user, secret: str, status: int = 200, error: str | None = None) 
     uri = mfa.provisioning_uri(user, secret)
     return _page("auth/enrol.html", status, error, qr=mfa.qr_data_uri(uri),
                  secret=mfa.grouped(secret), action=url_for("auth.enrol", **flow.locale_args()))
-
-
-def _wrong_code() -> str:
-    from flask_babel import gettext as _
-
-    return _("The code is not right. Check the time on your phone and try the newest code.")
 
 
 @bp.get("/login/continue")
@@ -141,10 +133,6 @@ def resume() -> Response:
 @bp.route("/login/change-password", methods=["GET", "POST"])
 def change_password() -> Response:
     """Forced change of a temporary password, before the session exists."""
-    from flask_babel import gettext as _
-
-    from ..errors import InvalidInput
-    from ..services import audit, passwords
 
     state = flow.pending()
     if state is None:

@@ -187,3 +187,9 @@ def test_guessing_codes_locks_the_account(browser, user, phone):
     browser.submit("/login/otp", {"code": bad})
     locked = browser.submit("/login/otp", {"code": bad}, page="/login")
     assert locked.status_code == 403 and "tạm khóa" in text(locked)
+
+
+def test_prompt_login_with_mfa_asks_the_password_again(browser, user, phone, sso_login):
+    sso_login(user)
+    page = browser.get("/login?mfa=1&prompt=login&next=/authorize")
+    assert page.status_code == 200 and 'autocomplete="current-password"' in text(page)
