@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (Blueprint, Flask, Response, current_app, make_response, redirect,
-                   render_template, request)
+                   render_template, request, session as flask_session)
 from flask_babel import gettext as _
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -186,11 +186,20 @@ def _finish(req: LogoutRequest, frames: list[str]) -> Response:
     return response
 
 
+def _forget_browser_state() -> None:
+    """Drop what sign-in pages kept in the Flask session; keep only the language."""
+    lang = flask_session.get("lang")
+    flask_session.clear()
+    if lang:
+        flask_session["lang"] = lang
+
+
 def _logout(req: LogoutRequest, sso: SsoSession | None) -> Response:
     frames: list[str] = []
     if sso is not None:
         frames = frontchannel_frames(sso)
         user_sub, sid = sso.user.sub, sso.sid
+        _forget_browser_state()
         if sessions.end_session(sso, "rp_logout"):
             audit.record("logout.requested", actor=user_sub, subject=user_sub,
                          client=req.client.client_id if req.client else None,

@@ -288,3 +288,13 @@ def test_without_anything_shows_signed_out(client):
 
 def test_wrong_method_is_not_a_500(client):
     assert client.put("/end_session").status_code == 405
+
+
+def test_sign_in_state_is_forgotten_but_the_language_kept(client, user, signed_in, id_token):
+    with client.session_transaction() as state:
+        state["lang"] = "en"
+        state["login_note"] = {"next": "/authorize?client_id=docs-rp"}
+    client.get("/end_session", query_string={
+        "id_token_hint": id_token(user, "docs-rp", sid=signed_in.sid)})
+    with client.session_transaction() as state:
+        assert dict(state) == {"lang": "en"}
