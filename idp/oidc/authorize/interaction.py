@@ -58,7 +58,7 @@ def require_authentication(req: AuthRequest) -> Response | None:
     if "none" in req.prompt:
         # OIDC Core §3.1.2.6: prompt=none never shows a page.
         raise LoginRequiredError("The user must sign in again.")
-    started = req.started_at if req.resumed else int(time.time())
+    started = req.started_at if req.resumed else time.time()
     return to_login(req, force=True, started_at=started)
 
 
@@ -80,7 +80,7 @@ def select_account(req: AuthRequest) -> Response | None:
     page = render_template(
         "oidc/select_account.html", user=req.session.user, client=req.client,
         resume=resume_url(req, done=done),
-        other=login_url(req, force=True, started_at=int(time.time()), done=done),
+        other=login_url(req, force=True, started_at=time.time(), done=done),
     )
     return no_store(allow_form_action(Response(page, mimetype="text/html"), req.redirect_uri))
 

@@ -32,7 +32,7 @@ MAX_PARAMETER = 4096  # longest value accepted for one parameter
 class AuthRequest:
     params: dict[str, str]
     repeated: list[str] = field(default_factory=list)
-    started_at: int = field(default_factory=lambda: int(time.time()))
+    started_at: float = field(default_factory=time.time)
     done: set[str] = field(default_factory=set)  # interactions completed: consent, select_account
     resumed: bool = False
     decision: str | None = None  # "allow" or "deny", from the consent form
@@ -72,7 +72,7 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="idp.oidc.authorize")
 
 
-def make_ticket(req: AuthRequest, *, started_at: int | None = None,
+def make_ticket(req: AuthRequest, *, started_at: float | None = None,
                 done: set[str] | None = None) -> str:
     return _serializer().dumps({
         "p": req.params, "t": started_at if started_at is not None else req.started_at,
@@ -89,5 +89,5 @@ def from_ticket(ticket: str) -> AuthRequest | None:
     if not isinstance(data, dict) or not isinstance(data.get("p"), dict):
         return None
     params = {k: str(v) for k, v in data["p"].items() if k in PARAMETERS}
-    return AuthRequest(params=params, started_at=int(data.get("t", 0)),
+    return AuthRequest(params=params, started_at=float(data.get("t", 0)),
                        done=set(data.get("d", [])), resumed=True)

@@ -58,7 +58,7 @@ def error_page(error: PageError) -> Response:
     return error_response(error.code, error.description, 400)
 
 
-def resume_url(req: AuthRequest, *, started_at: int | None = None,
+def resume_url(req: AuthRequest, *, started_at: float | None = None,
                done: Iterable[str] | None = None) -> str:
     ticket = make_ticket(req, started_at=started_at, done=set(done) if done is not None else None)
     query = {"ticket": ticket}
@@ -68,7 +68,7 @@ def resume_url(req: AuthRequest, *, started_at: int | None = None,
 
 
 def login_url(req: AuthRequest, *, force: bool = False, mfa: bool = False,
-              started_at: int | None = None, done: Iterable[str] | None = None) -> str:
+              started_at: float | None = None, done: Iterable[str] | None = None) -> str:
     """The sign-in page (idp.auth), told where to resume afterwards."""
     try:
         base = url_for("auth.login")
