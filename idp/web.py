@@ -30,7 +30,9 @@ def init_app(app: Flask) -> None:
     def _headers(response):
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        # RFC 9700 §4.2.4: no URL of ours (codes, state) leaks to another site. same-origin,
+        # not no-referrer: Flask-WTF refuses an https form POST that has no same-origin Referer.
+        headers.setdefault("Referrer-Policy", "same-origin")
         # RFC 9700 §4.16 / ASVS 14.4.7: no provider page may be framed by another site.
         # Pages that must post to a client (form_post) widen form-action themselves.
         headers.setdefault("Content-Security-Policy", CSP.format(form_action=""))
