@@ -93,3 +93,6 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
+    from .admin import init_app as init_admin
+
+    init_admin(app)

@@ -24,3 +24,5 @@ def init_app(app: Flask) -> None:
     csrf.exempt(token_bp)
     csrf.exempt(userinfo_bp)
     csrf.exempt(authorize)
+    from .registration import bp as registration_bp
+    app.register_blueprint(registration_bp)  # RFC 7591/7592

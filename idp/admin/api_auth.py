@@ -1,0 +1,92 @@
+"""The admin API's door: bearer access tokens with admin scopes (RFC 6750), JSON errors."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import g, jsonify, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from ..errors import DomainError
+from ..extensions import db
+from ..services import tokens
+from ..services.admin_audit import Actor
+from ..services.admin_fields import FieldErrors
+from . import api
+
+ADMIN_SCOPES = ("admin.clients", "admin.staff", "admin.audit")
+STATUS_CODES = {400: "invalid_request", 401: "invalid_token", 403: "insufficient_scope",
+                404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                413: "request_too_large", 415: "unsupported_media_type", 422: "invalid_input"}
+
+
+def error(status: int, message: str, code: str | None = None, **extra: Any):
+    body = {"error": code or STATUS_CODES.get(status, "server_error"), "message": message, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    if status == 401:
+        # RFC 6750 §3: a 401 names the scheme and the error.
+        response.headers["WWW-Authenticate"] = f'Bearer error="{body["error"]}"'
+    elif status == 403 and body["error"] == "insufficient_scope":
+        response.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+    return response
+
+
+@api.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    db.session.rollback()
+    extra = {"fields": exc.errors} if isinstance(exc, FieldErrors) else {}
+    code = {"invalid_request": "invalid_input", "forbidden": "forbidden"}.get(exc.code, exc.code)
+    return error(exc.status, str(exc.description), code, **extra)
+
+
+@api.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return error(exc.code or 500, exc.description or exc.name)
+
+
+def require_scope(scope: str) -> Callable:
+    """Run the view only for a live access token that carries ``scope``."""
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            kind, _sep, token = header.partition(" ")
+            if kind.lower() != "bearer" or not token.strip():
+                return error(401, _("An access token is required (Authorization: Bearer)."),
+                             "invalid_token")
+            try:
+                claims, _row = tokens.verify_access_token(token.strip())
+            except tokens.TokenInvalid as exc:
+                return error(401, str(exc), "invalid_token")
+            held = set(str(claims.get("scope") or "").split())
+            if scope not in held:
+                return error(403, _("The access token lacks the %(scope)s scope.", scope=scope),
+                             "insufficient_scope")
+            g.api_claims, g.api_scopes = claims, held
+            return view(*args, **kwargs)
+
+        wrapped.required_scope = scope  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate
+
+
+def actor() -> Actor:
+    claims = g.api_claims
+    return Actor(name=f"client:{claims.get('client_id') or claims.get('sub')}", ip=request.remote_addr)
+
+
+def may_grant_admin() -> bool:
+    """A program may hand out admin scopes only if it holds all of them itself."""
+    return set(ADMIN_SCOPES) <= g.api_scopes
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise FieldErrors({"body": _("The body must be a JSON object.")})
+    return data
