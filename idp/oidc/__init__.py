@@ -26,3 +26,5 @@ def init_app(app: Flask) -> None:
     csrf.exempt(authorize)
     from .registration import bp as registration_bp
     app.register_blueprint(registration_bp)  # RFC 7591/7592
+    from .logout import bp as logout_bp
+    app.register_blueprint(logout_bp)
