@@ -7,7 +7,7 @@ from flask import jsonify, url_for
 from ..extensions import db
 from ..services import admin_clients, admin_departments, clients, registration
 from ..services.admin_fields import FieldErrors
-from . import api
+from . import api, api_schema, openapi
 from .api_auth import actor, body, may_grant_admin, require_scope
 
 
@@ -21,6 +21,7 @@ def list_clients():
 @require_scope("admin.clients")
 def create_client():
     data = body()
+    api_schema.check(data, openapi.CLIENT_INPUT)
     client, secret = admin_clients.create(data, actor(), may_grant_admin=may_grant_admin(),
                                           client_id=data.get("client_id") or None)
     result = admin_clients.as_dict(client)
@@ -44,7 +45,9 @@ def get_client(client_id: str):
 def update_client(client_id: str):
     client = clients.get_client(client_id)
     merged = admin_clients.as_dict(client)
-    merged.update(body())
+    changes = body()
+    api_schema.check(changes, openapi.CLIENT_INPUT, partial=True)
+    merged.update(changes)
     admin_clients.update(client, merged, actor(), may_grant_admin=may_grant_admin())
     if "enabled" in merged and bool(merged["enabled"]) != client.enabled:
         admin_clients.set_enabled(client, bool(merged["enabled"]), actor())
@@ -100,7 +103,9 @@ def list_departments():
 @api.post("/departments")
 @require_scope("admin.staff")
 def create_department():
-    unit = admin_departments.create(body(), actor())
+    data = body()
+    api_schema.check(data, openapi.DEPARTMENT)
+    unit = admin_departments.create(data, actor())
     db.session.commit()
     response = jsonify(admin_departments.as_dict(unit))
     response.status_code = 201

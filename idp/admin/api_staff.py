@@ -7,15 +7,18 @@ from flask import jsonify, request, url_for
 from ..extensions import db
 from ..services import admin_audit, admin_users
 from ..services.admin_fields import FieldErrors
-from . import api
+from . import api, api_schema, openapi
 from .api_auth import actor, body, require_scope
 
 
 def _int_arg(name: str, default: int, high: int) -> int:
     try:
-        return min(high, max(1, int(request.args.get(name, default))))
+        value = int(request.args.get(name, default))
     except ValueError:
         raise FieldErrors({name: "Expected a whole number."}) from None
+    if not 1 <= value <= high:
+        raise FieldErrors({name: f"Between 1 and {high}."})
+    return value
 
 
 @api.get("/users")
@@ -30,7 +33,9 @@ def list_users():
 @api.post("/users")
 @require_scope("admin.staff")
 def create_user():
-    user, temporary = admin_users.create(body(), actor())
+    data = body()
+    api_schema.check(data, openapi.USER_INPUT)
+    user, temporary = admin_users.create(data, actor())
     result = admin_users.as_dict(user)
     result["temporary_password"] = temporary  # shown once
     response = jsonify(result)
@@ -51,7 +56,9 @@ def get_user(username: str):
 def update_user(username: str):
     user = admin_users.by_username(username)
     merged = admin_users.as_dict(user)
-    merged.update(body())
+    changes = body()
+    api_schema.check(changes, openapi.USER_INPUT, partial=True)
+    merged.update(changes)
     admin_users.update(user, merged, actor())
     if "roles" in merged and merged["roles"] != admin_users.as_dict(user)["roles"]:
         names = merged["roles"] if isinstance(merged["roles"], list) else []

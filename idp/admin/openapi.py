@@ -77,7 +77,9 @@ CLIENT_INPUT = {
 
 CLIENT = {
     "type": "object",
-    "properties": {**{k: v for k, v in CLIENT_INPUT["properties"].items()},
+    "properties": {**CLIENT_INPUT["properties"], "client_id": {"type": "string"},
+                   "client_name": {"type": "string"},
+                   "client_type": {"enum": ["web", "spa", "native", "service"]},
                    "token_endpoint_auth_method": {"type": "string"},
                    "response_types": {"type": "array", "items": {"type": "string"}},
                    "created_at": {"type": "string", "format": "date-time"}},
@@ -86,11 +88,12 @@ CLIENT = {
 USER_INPUT = {
     "type": "object", "required": ["username", "full_name", "email"],
     "properties": {
-        "username": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,63}$",
-                     "description": "Creation only."},
-        "full_name": {"type": "string"}, "email": {"type": "string", "format": "email"},
-        "title": {"type": "string"}, "phone": {"type": "string"},
-        "employee_number": {"type": "string"},
+        "username": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$",
+                     "description": "Creation only (stored in lower case)."},
+        "full_name": {"type": "string", "maxLength": 255},
+        "email": {"type": "string", "format": "email", "maxLength": 255},
+        "title": {"type": "string", "maxLength": 255}, "phone": {"type": "string", "maxLength": 255},
+        "employee_number": {"type": "string", "maxLength": 255},
         "department": {**NULLABLE_STR, "description": "Department code."},
         "roles": {"type": "array", "items": {"type": "string"},
                   "description": "Update only: global roles and CLIENT_ID:ROLE."},
@@ -108,6 +111,15 @@ USER = {
         "roles": {"type": "array", "items": {"type": "string"}},
         "last_login_at": {"type": ["string", "null"], "format": "date-time"},
     },
+}
+
+
+DEPARTMENT = {
+    "type": "object", "required": ["code", "name"],
+    "properties": {"code": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+                   "name": {"type": "string", "maxLength": 255}, "parent": NULLABLE_STR,
+                   "mfa_required": {"type": "boolean"},
+                   "depth": {"type": "integer", "readOnly": True}},
 }
 
 
@@ -165,7 +177,7 @@ def _paths() -> dict:
             "get": _op("Search staff (username, name, email, employee number)", "admin.staff",
                        {"200": _json(_page_of("User"), "One page")}, 422, params=[
                            _query("q", {"type": "string"}, "Search text"),
-                           _query("page", {"type": "integer", "minimum": 1}, "Page number"),
+                           _query("page", {"type": "integer", "minimum": 1, "maximum": 1000000}, "Page number"),
                            _query("per_page", {"type": "integer", "minimum": 1, "maximum": 500},
                                   "Page size")]),
             "post": _op("Create a staff member with a temporary password", "admin.staff",
@@ -203,8 +215,8 @@ def _paths() -> dict:
                                   _query("subject", {"type": "string"}, "Staff member"),
                                   _query("client", {"type": "string"}, "client_id"),
                                   _query("event_type", {"type": "string"}, "Type, or a prefix ending in '.'"),
-                                  _query("page", {"type": "integer"}, "Page"),
-                                  _query("per_page", {"type": "integer", "maximum": 1000}, "Page size")])},
+                                  _query("page", {"type": "integer", "minimum": 1, "maximum": 1000000}, "Page"),
+                                  _query("per_page", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size")])},
     }
 
 
@@ -230,9 +242,7 @@ def document() -> dict:
                            "admin.audit": "Read the audit log"}}}}},
             "schemas": {
                 "ClientInput": CLIENT_INPUT, "Client": CLIENT, "UserInput": USER_INPUT, "User": USER,
-                "Department": {"type": "object", "required": ["code", "name"], "properties": {
-                    "code": {"type": "string"}, "name": {"type": "string"}, "parent": NULLABLE_STR,
-                    "mfa_required": {"type": "boolean"}, "depth": {"type": "integer", "readOnly": True}}},
+                "Department": DEPARTMENT,
                 "AuditEvent": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
                     "event_type": {"type": "string"}, "outcome": {"type": "string"},

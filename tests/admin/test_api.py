@@ -102,6 +102,25 @@ def test_client_validation_errors_are_422_with_fields(api):
     assert "message" in body
 
 
+@pytest.mark.parametrize("path,body,field", [
+    ("/clients", {"client_name": 123}, "client_name"),
+    ("/clients", {"client_name": "A", "trusted": "yes"}, "trusted"),
+    ("/clients", {"client_name": "A", "access_token_ttl": 5}, "access_token_ttl"),
+    ("/clients", {"client_name": "A", "client_type": "desktop"}, "client_type"),
+    ("/users", {"username": "a", "full_name": "A", "email": ["x"]}, "email"),
+    ("/departments", {"code": "X"}, "name"),
+])
+def test_bodies_that_break_the_documented_schema_are_422(api, department, path, body, field):
+    response = api("POST", path, json=body)
+    assert response.status_code == 422
+    assert field in response.get_json()["fields"]
+
+
+@pytest.mark.parametrize("query", ["page=0", "per_page=501", "page=x"])
+def test_bad_paging_is_422(api, query):
+    assert api("GET", f"/users?{query}").status_code == 422
+
+
 def test_a_program_holding_only_admin_clients_cannot_mint_admin_programs(api):
     response = api("POST", "/clients", scope="admin.clients", json={
         "client_name": "Bot", "client_type": "service", "scope": "admin.staff"})
