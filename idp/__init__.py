@@ -86,8 +86,10 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 def _register_blueprints(app: Flask) -> None:
     from .oidc import init_app as init_oidc
+    from .ops import init_app as init_ops
 
     init_oidc(app)
+    init_ops(app)
     from .account import bp as account_bp
     from .auth import bp as auth_bp
 

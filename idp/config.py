@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -93,6 +94,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", "INFO", _str, "Log level of the provider's JSON logs."),
     Setting("MAX_CONTENT_LENGTH", 1_048_576, _int,
             "Largest request body accepted, in bytes; larger requests answer 413."),
+    # --- Operations -------------------------------------------------------------
+    Setting("METRICS_ALLOW", ["127.0.0.0/8", "::1/128"], _list,
+            "Client networks (CIDRs) allowed to read /metrics; others get 403. The "
+            "address is the one after IDP_TRUSTED_PROXIES hops. Default: loopback only."),
+    Setting("HOUSEKEEPING_MARGIN", 3600, _int,
+            "Seconds an expired code, token, used jti or reset link is kept before "
+            "housekeeping deletes it (room for clock skew and for investigating)."),
+    Setting("HOUSEKEEPING_SESSION_RETENTION", 2_592_000, _int,
+            "Seconds an ended SSO session is kept (for the sessions pages and "
+            "investigations) before housekeeping deletes it. Audit events are never deleted."),
+    Setting("HOUSEKEEPING_OUTBOX_RETENTION", 604_800, _int,
+            "Seconds a delivered back-channel logout row is kept before it is deleted."),
     # --- Sessions (OWASP ASVS 4 V3) -------------------------------------------
     Setting("SESSION_IDLE_TIMEOUT", 1800, _int,
             "Seconds of inactivity after which an SSO session ends (ASVS 3.3.2)."),
@@ -207,6 +220,7 @@ def _validate(values: dict[str, Any]) -> None:
     values["ISSUER"] = values["ISSUER"].rstrip("/")
     if values["KEYS_ALG"] not in {"RS256", "ES256"}:
         raise ConfigError("IDP_KEYS_ALG must be RS256 or ES256.")
+    _validate_networks(values, "METRICS_ALLOW")
     if values["DEFAULT_LOCALE"] not in LOCALES:
         raise ConfigError("IDP_DEFAULT_LOCALE must be vi or en.")
     if values["DATA_KEY"]:
@@ -219,6 +233,14 @@ def _validate(values: dict[str, Any]) -> None:
             ) from None
     if values["ENV"] == "production":
         _validate_production(values, issuer.scheme, issuer.hostname)
+
+
+def _validate_networks(values: dict[str, Any], name: str) -> None:
+    try:
+        for network in values[name]:
+            ipaddress.ip_network(network, strict=False)
+    except ValueError as exc:
+        raise ConfigError(f"IDP_{name} is malformed: {exc}.") from None
 
 
 def _validate_production(values: dict[str, Any], scheme: str, host: str) -> None:

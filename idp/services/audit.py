@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterator
+import logging
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
 
@@ -16,6 +17,10 @@ from ..extensions import db
 from ..models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
+
+# Called with each event once it is recorded (e.g. metrics counters); a hook must be
+# cheap, must not write to the database, and its errors never lose the event.
+on_record: list[Callable[[AuditEvent], None]] = []
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
@@ -70,6 +75,11 @@ def record(
     db.session.add(event)
     if commit:
         db.session.commit()
+    for hook in on_record:
+        try:
+            hook(event)
+        except Exception:  # noqa: BLE001  (an observer must not break the caller)
+            logging.getLogger("idp.audit").exception("audit hook failed")
     return event
 
 

@@ -1,0 +1,129 @@
+"""JSON logs: one object per line with the request's fields, and never a secret."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+
+import pytest
+
+from idp.ops.logs import redacted_path, scrub
+from tests.conftest import PASSWORD
+from tests.ops.conftest import json_lines
+
+
+def test_each_request_logs_one_json_line_with_its_fields(client, capfd):
+    response = client.get("/healthz", headers={"X-Request-Id": "req-42"})
+    lines = [e for e in json_lines(capfd.readouterr().err) if e["logger"] == "idp.access"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert set(line) >= {"time", "level", "logger", "message", "request_id", "method", "path",
+                         "status", "duration_ms", "remote_addr"}
+    assert line["request_id"] == "req-42" == response.headers["X-Request-Id"]
+    assert (line["level"], line["method"], line["path"], line["status"]) == (
+        "INFO", "GET", "/healthz", 200)
+    assert line["remote_addr"] == "127.0.0.1"
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", line["time"])
+
+
+def test_records_inside_a_request_carry_its_request_id(app, client, capfd):
+    @app.get("/_test_log")
+    def _view():
+        logging.getLogger("idp.test").warning("something to look at")
+        return "ok"
+
+    response = client.get("/_test_log")
+    entry = next(e for e in json_lines(capfd.readouterr().err) if e["logger"] == "idp.test")
+    assert entry["message"] == "something to look at"
+    assert entry["level"] == "WARNING"
+    assert entry["request_id"] == response.headers["X-Request-Id"]
+    assert entry["path"] == "/_test_log"
+
+
+@pytest.mark.parametrize("path, query, logged", [
+    ("/authorize", "client_id=docs&state=s1&nonce=n1&code_challenge=c1",
+     "/authorize?[redacted]"),
+    ("/end_session", "id_token_hint=eyJhbGciOi.x.y", "/end_session?[redacted]"),
+    ("/login", "next=%2Fauthorize%3Fcode%3Dabc", "/login?[redacted]"),
+    ("/cb", "code=abc123&state=s1", "/cb?code=[redacted]&state=s1"),
+    ("/x", "token=t1&refresh_token=r1&client_secret=s1&password=p1&logout_token=l1&page=2",
+     "/x?token=[redacted]&refresh_token=[redacted]&client_secret=[redacted]"
+     "&password=[redacted]&logout_token=[redacted]&page=2"),
+    ("/x", "next=%2Fcb%3Fcode%3Dabc", "/x?next=/cb%3Fcode%3D[redacted]"),
+    ("/x", "", "/x"),
+])
+def test_query_strings_are_redacted(path, query, logged):
+    assert redacted_path(path, query) == logged
+
+
+def test_messages_are_scrubbed_of_credentials():
+    assert scrub("POST code=abc&client_secret=xyz ok") == \
+        "POST code=[redacted]&client_secret=[redacted] ok"
+    assert scrub("Authorization: Bearer eyJ.abc.def") == "Authorization: Bearer [redacted]"
+    assert scrub('{"refresh_token": "r-123"}') == '{"refresh_token": "[redacted]"}'
+
+
+@pytest.mark.config(LOG_LEVEL="DEBUG", WTF_CSRF_ENABLED=False)
+def test_no_password_secret_code_or_token_ever_reaches_a_log_line(
+        app, client, runner, department, sso_login, caplog, capfd):
+    # Everything, SQL statements with their parameters included.
+    for name in (None, "sqlalchemy.engine", "authlib", "idp"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    secrets_seen = {PASSWORD}
+    created = runner.invoke(["user", "create", "lan.pham", "--email", "lan.pham@example.gov.vn",
+                             "--name", "Phạm Thị Lan", "--department", "VP",
+                             "--password", PASSWORD])
+    assert created.exit_code == 0, created.output
+    out = runner.invoke(["client", "create", "--name", "Thư điện tử", "--client-id", "mail",
+                         "--redirect-uri", "http://127.0.0.3:5002/callback", "--trusted"])
+    secret = out.output.split("Client secret (shown once): ")[1].strip()
+    secrets_seen.add(secret)
+    from idp.models import User
+
+    user = User.query.filter_by(username="lan.pham").one()
+    sso_login(user)  # a live SSO session cookie
+    secrets_seen.add(client.get_cookie(app.config["SSO_COOKIE_NAME"], domain="localhost").value)
+
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    if "/login" in rules:
+        client.post("/login", data={"username": "lan.pham", "password": PASSWORD})
+        client.post("/login", data={"username": "lan.pham", "password": PASSWORD + "x"})
+        secrets_seen.add(PASSWORD + "x")
+    code, refresh = "c0de-" + "q" * 40, "r3fresh-" + "w" * 40
+    secrets_seen |= {code, refresh}
+    basic = base64.b64encode(f"mail:{secret}".encode()).decode()
+    # The token endpoint, whether it exists yet or not: wrong code, secret in both places.
+    client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                "redirect_uri": "http://127.0.0.3:5002/callback"},
+                headers={"Authorization": f"Basic {basic}"})
+    client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh,
+                                "client_id": "mail", "client_secret": secret})
+    hint = "eyJhbGciOiJSUzI1NiJ9.hint-" + "h" * 30
+    secrets_seen.add(hint)
+    client.get(f"/authorize?client_id=mail&response_type=code&id_token_hint={hint}")
+    client.get(f"/end_session?id_token_hint={hint}")
+    client.get(f"/healthz?code={code}&token={refresh}")
+
+    records = [r.getMessage() + repr(r.args) for r in caplog.records]
+    printed = capfd.readouterr().err.splitlines()
+    assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)
+    assert any('"logger": "idp.access"' in p for p in printed)
+    for value in secrets_seen:
+        leaks = [r for r in records + printed if value in r]
+        assert leaks == [], f"a secret reached the logs: {leaks[:2]}"
+
+
+def test_log_lines_never_mix_with_a_commands_output(app, capfd):
+    import click
+    from click.testing import CliRunner
+
+    @click.command()
+    def noisy():
+        logging.getLogger("idp.test").warning("a warning while the command runs")
+        click.echo('{"client_id": "x"}')
+
+    result = CliRunner().invoke(noisy)
+    assert result.output == '{"client_id": "x"}\n'
+    assert "a warning while the command runs" in capfd.readouterr().err
