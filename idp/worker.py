@@ -39,7 +39,7 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass; returns how many deliveries were attempted."""
-        from .services import backchannel, logout
+        from .services import backchannel, housekeeping, logout
 
         with self.app.app_context():
             try:
@@ -49,6 +49,9 @@ class Worker:
                     ended = logout.end_timed_out_sessions()
                     if ended:
                         log.info("ended %d timed-out sessions", ended)
+                    purged = housekeeping.purge_expired(batch_size=500)
+                    if any(purged.values()):
+                        log.info("housekeeping deleted %s", purged)
                 attempted = 0
                 while not self.stopping.is_set():
                     outcomes = backchannel.deliver_due()
