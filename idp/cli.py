@@ -72,7 +72,7 @@ def init_cmd() -> None:
         click.echo("Signing keys present.")
 
 
-from . import cli_commands, demo, worker  # noqa: E402,F401  (they register their commands on ``main``)
+from . import cli_commands, cli_ops, demo, worker  # noqa: E402,F401  (they register their commands on ``main``)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
