@@ -303,7 +303,9 @@ def audit_verify() -> None:
 # --- idp serve ----------------------------------------------------------------------
 
 
-@main.command("serve")
+# No app context: the app would be built (and development keys generated) before the
+# production settings below are checked.
+@main.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", type=click.IntRange(1, 64),
@@ -320,6 +322,20 @@ def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     count = workers or min(2 * (os.cpu_count() or 1) + 1, 8)
+    _reset_metrics_dir(env.get("PROMETHEUS_MULTIPROC_DIR"))
+    # Forwarded headers are trusted by the app (IDP_TRUSTED_PROXIES, ProxyFix) only:
+    # gunicorn's own default would trust X-Forwarded-Proto from any loopback peer.
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(count), "--bind",
-            f"{host}:{port}", "idp.wsgi:app"]
+            f"{host}:{port}", "--forwarded-allow-ips", "", "--timeout", "30",
+            "--graceful-timeout", "20", "idp.wsgi:app"]
     os.execvpe(argv[0], argv, env)
+
+
+def _reset_metrics_dir(path: str | None) -> None:
+    """Empty PROMETHEUS_MULTIPROC_DIR: the counters of a previous run must not add up."""
+    if not path:
+        return
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
