@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for item in prepared.values():
             item.server.stop()
-    data["command"] = "bench/run " + shlex.join(argv if argv is not None else sys.argv[1:])
+    data["command"] = " ".join(["bench/run", shlex.join(argv if argv is not None else sys.argv[1:])]).strip()
     text = report.render(data, list(prepared))
     Path(args.out).write_text(text)
     print(text)
