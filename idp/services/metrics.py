@@ -6,8 +6,8 @@ workers (``idp serve`` empties it at start): each worker then writes its values
 there and a scrape adds them up, whichever worker answers it.
 
 Other modules do not call these counters: ``audit.record`` events drive them
-(``signin.success`` / ``signin.failure`` / ``token.issued``), through the
-``audit.on_record`` hook registered here.
+(``login`` with its outcome, ``signin.success`` / ``signin.failure``, ``token.issued``
+with ``details["grant_type"]``), through the ``audit.on_record`` hook registered here.
 """
 
 from __future__ import annotations
@@ -58,12 +58,18 @@ def observe_request(endpoint: str, method: str, status: int, seconds: float) -> 
     LATENCY.labels(**labels).observe(seconds)
 
 
+# Audit event types that are one complete sign-in attempt (the sign-in service records
+# ``login`` with outcome success or failure; ``login.password`` is only its first step).
+SIGNIN_EVENTS = frozenset({"login", "login.step_up", "signin"})
+
+
 def count_audit_event(event: AuditEvent) -> None:
-    """Turn audit events into counters: ``signin.<outcome>`` and ``token.issued``."""
+    """Turn audit events into counters: sign-ins by outcome, and ``token.issued``."""
     kind = event.event_type or ""
-    if kind == "signin" or kind.startswith("signin."):
-        outcome = kind.partition(".")[2] or event.outcome or "unknown"
-        SIGNINS.labels(outcome=outcome[:32]).inc()
+    if kind in SIGNIN_EVENTS:
+        SIGNINS.labels(outcome=(event.outcome or "unknown")[:32]).inc()
+    elif kind.startswith("signin."):  # signin.success, signin.failure
+        SIGNINS.labels(outcome=kind.partition(".")[2][:32]).inc()
     elif kind == "token.issued":
         details = event.details or {}
         grant = details.get("grant_type") or details.get("grant") or "unknown"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 
@@ -10,6 +9,7 @@ import pytest
 
 from idp.ops.logs import redacted_path, scrub
 from tests.conftest import PASSWORD
+from tests.oidc.conftest import basic, pkce_pair, query
 from tests.ops.conftest import json_lines
 
 
@@ -65,52 +65,71 @@ def test_messages_are_scrubbed_of_credentials():
     assert scrub('{"refresh_token": "r-123"}') == '{"refresh_token": "[redacted]"}'
 
 
+def _sign_in_and_get_tokens(client, client_id: str, secret: str, redirect_uri: str) -> dict:
+    """The whole code flow through the real pages: /authorize, /login, /token."""
+    verifier, challenge = pkce_pair()
+    response = client.get("/authorize", query_string={
+        "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+        "scope": "openid profile offline_access", "state": "st-1", "nonce": "n-1",
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    response = client.post(response.headers["Location"],
+                           data={"username": "lan.pham", "password": PASSWORD})
+    for _ in range(5):  # the sign-in pages lead back to the client with a code
+        location = response.headers.get("Location", "")
+        if location.startswith(redirect_uri):
+            break
+        assert response.status_code in (302, 303), response.get_data(as_text=True)[:300]
+        response = client.get(location)
+    code = query(location)["code"]
+    tokens = client.post("/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "code_verifier": verifier}, headers=basic(client_id, secret))
+    assert tokens.status_code == 200, tokens.get_json()
+    refreshed = client.post("/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens.get_json()["refresh_token"]},
+        headers=basic(client_id, secret))
+    assert refreshed.status_code == 200, refreshed.get_json()
+    return {"code": code, "verifier": verifier, **tokens.get_json(),
+            **{f"new_{k}": v for k, v in refreshed.get_json().items()}}
+
+
 @pytest.mark.config(LOG_LEVEL="DEBUG", WTF_CSRF_ENABLED=False)
 def test_no_password_secret_code_or_token_ever_reaches_a_log_line(
         app, client, runner, department, sso_login, caplog, capfd):
     # Everything, SQL statements with their parameters included.
     for name in (None, "sqlalchemy.engine", "authlib", "idp"):
         caplog.set_level(logging.DEBUG, logger=name)
-    secrets_seen = {PASSWORD}
+    redirect_uri = "http://127.0.0.3:5002/callback"
     created = runner.invoke(["user", "create", "lan.pham", "--email", "lan.pham@example.gov.vn",
                              "--name", "Phạm Thị Lan", "--department", "VP",
                              "--password", PASSWORD])
     assert created.exit_code == 0, created.output
     out = runner.invoke(["client", "create", "--name", "Thư điện tử", "--client-id", "mail",
-                         "--redirect-uri", "http://127.0.0.3:5002/callback", "--trusted"])
+                         "--redirect-uri", redirect_uri, "--trusted",
+                         "--scope", "openid profile offline_access"])
     secret = out.output.split("Client secret (shown once): ")[1].strip()
-    secrets_seen.add(secret)
-    from idp.models import User
+    seen = {PASSWORD, PASSWORD + "x", secret}
 
-    user = User.query.filter_by(username="lan.pham").one()
-    sso_login(user)  # a live SSO session cookie
-    secrets_seen.add(client.get_cookie(app.config["SSO_COOKIE_NAME"], domain="localhost").value)
-
-    rules = {rule.rule for rule in app.url_map.iter_rules()}
-    if "/login" in rules:
-        client.post("/login", data={"username": "lan.pham", "password": PASSWORD})
-        client.post("/login", data={"username": "lan.pham", "password": PASSWORD + "x"})
-        secrets_seen.add(PASSWORD + "x")
-    code, refresh = "c0de-" + "q" * 40, "r3fresh-" + "w" * 40
-    secrets_seen |= {code, refresh}
-    basic = base64.b64encode(f"mail:{secret}".encode()).decode()
-    # The token endpoint, whether it exists yet or not: wrong code, secret in both places.
-    client.post("/token", data={"grant_type": "authorization_code", "code": code,
-                                "redirect_uri": "http://127.0.0.3:5002/callback"},
-                headers={"Authorization": f"Basic {basic}"})
-    client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh,
-                                "client_id": "mail", "client_secret": secret})
-    hint = "eyJhbGciOiJSUzI1NiJ9.hint-" + "h" * 30
-    secrets_seen.add(hint)
-    client.get(f"/authorize?client_id=mail&response_type=code&id_token_hint={hint}")
-    client.get(f"/end_session?id_token_hint={hint}")
-    client.get(f"/healthz?code={code}&token={refresh}")
+    flow = _sign_in_and_get_tokens(client, "mail", secret, redirect_uri)
+    seen |= {flow[k] for k in ("code", "verifier", "access_token", "refresh_token", "id_token",
+                               "new_access_token", "new_refresh_token")}
+    seen.add(client.get_cookie(app.config["SSO_COOKIE_NAME"], domain="localhost").value)
+    client.post("/login", data={"username": "lan.pham", "password": PASSWORD + "x"})
+    # Wrong code and secret at /token, in the header and in the body.
+    client.post("/token", data={"grant_type": "authorization_code", "code": flow["code"],
+                                "redirect_uri": redirect_uri}, headers=basic("mail", secret))
+    client.post("/token", data={"grant_type": "refresh_token", "client_id": "mail",
+                                "refresh_token": flow["refresh_token"], "client_secret": secret})
+    client.get("/userinfo", headers={"Authorization": f"Bearer {flow['new_access_token']}"})
+    client.get(f"/healthz?code={flow['code']}&token={flow['new_refresh_token']}")
+    client.get("/end_session", query_string={"id_token_hint": flow["id_token"]})
 
     records = [r.getMessage() + repr(r.args) for r in caplog.records]
     printed = capfd.readouterr().err.splitlines()
     assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)
     assert any('"logger": "idp.access"' in p for p in printed)
-    for value in secrets_seen:
+    for value in seen:
         leaks = [r for r in records + printed if value in r]
         assert leaks == [], f"a secret reached the logs: {leaks[:2]}"
 

@@ -55,13 +55,17 @@ def test_a_malformed_metrics_allow_list_is_refused_at_start(config):
 
 
 def test_signin_and_token_audit_events_drive_the_counters(app, scrape, confidential_client):
+    """The counters follow audit events, so no sign-in or token code calls them."""
     body = scrape()
     failures = sample(body, "idp_signins_total", outcome="failure")
     successes = sample(body, "idp_signins_total", outcome="success")
     issued = sample(body, "idp_tokens_issued_total", client="docs", grant="authorization_code")
+    # What the sign-in service records: one "login" event per attempt, with its outcome.
+    audit.record("login", outcome="failure", subject="an.nguyen", ip="127.0.0.1",
+                 details={"reason": "bad_password"})
+    audit.record("login.password", subject="an.nguyen", ip="127.0.0.1")  # a step, not counted
+    audit.record("login", subject="an.nguyen", ip="127.0.0.1", details={"amr": ["pwd"]})
     audit.record("signin.failure", outcome="failure", subject="an.nguyen", ip="127.0.0.1")
-    audit.record("signin.failure", outcome="failure", subject="an.nguyen", ip="127.0.0.1")
-    audit.record("signin.success", subject="an.nguyen", ip="127.0.0.1")
     audit.record("token.issued", client="docs", subject="an.nguyen",
                  details={"grant_type": "authorization_code"})
     audit.record("client.created", client="docs")  # counts nothing
