@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, abort, g, request
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+
+
+def origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def allow_form_action(response: Response, *uris: str | None) -> Response:
+    """Let this page's forms reach these URIs' origins.
+
+    Browsers apply ``form-action`` to the redirects that follow a form's submission
+    too, so a page whose form ends in a redirect to a client (sign-in, consent,
+    logout confirmation) must name the client's origin.
+    """
+    origins = " ".join(dict.fromkeys(origin(u) for u in uris if u))
+    response.headers["Content-Security-Policy"] = CSP.format(form_action=origins)
+    return response
 
 
 def init_app(app: Flask) -> None:

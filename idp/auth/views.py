@@ -14,7 +14,9 @@ from ..errors import AccountDisabled, AccountLocked, AuthenticationFailed, Domai
 from ..services import audit, authn, mfa, passwords, policy, users
 from ..services.crypto import decrypt, encrypt
 from ..services.throttle import TooManyAttempts
+from ..oidc.authorize.respond import redirect_uri_of
 from ..sso import current_session
+from ..web import allow_form_action
 from . import bp, flow
 
 ENROL_KEY = "authn_enrol"  # the secret being enrolled, encrypted, until confirmed
@@ -25,6 +27,10 @@ def _page(template: str, status: int = 200, error: DomainError | str | None = No
     message = str(error.description) if isinstance(error, DomainError) else error
     response = make_response(render_template(template, error=message, **context), status)
     response.headers["Cache-Control"] = "no-store"
+    # The sign-in ends in a redirect to the client that asked: let the form reach it.
+    state = flow.pending()
+    next_url = request.args.get("next") or (state[0].get("next") if state else None)
+    allow_form_action(response, redirect_uri_of(next_url))
     if isinstance(error, TooManyAttempts):
         response.headers["Retry-After"] = str(error.retry_after)
     return response

@@ -225,6 +225,8 @@ def end_session() -> Response:
     if sso is not None and needs_confirmation(req, sso):
         response = make_response(render_template("logout/confirm.html", req=req, sso=sso))
         response.headers["Cache-Control"] = "no-store"
+        # The confirmed form ends in a redirect to the client's post-logout URI.
+        web.allow_form_action(response, req.redirect_to)
         return response
     return _logout(req, sso)
 

@@ -4,27 +4,29 @@ sign-in page, or as an error page."""
 from __future__ import annotations
 
 from typing import Iterable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Response, current_app, redirect, render_template, url_for
 
 from ...errors import error_response
-from ...web import CSP
+from ...web import allow_form_action
 from .checks import PageError
-from .request import AuthRequest, make_ticket
+from .request import AuthRequest, from_ticket, make_ticket
 
 
-def origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
+def redirect_uri_of(next_url: str | None) -> str | None:
+    """The client redirect_uri that a sign-in resuming ``next_url`` will end at, if any.
 
-
-def allow_form_action(response: Response, uri: str) -> Response:
-    """Let this page's forms (and the redirect after them) reach the client's origin."""
-    response.headers["Content-Security-Policy"] = CSP.format(form_action=origin(uri))
-    return response
+    Only a ticket we signed counts (its request was validated before it was made).
+    """
+    parts = urlsplit(next_url or "")
+    if parts.path != url_for("oidc_authorize.resume") or parts.netloc:
+        return None
+    ticket = dict(parse_qsl(parts.query)).get("ticket")
+    req = from_ticket(ticket) if ticket else None
+    return req.get("redirect_uri") if req else None
 
 
 def no_store(response: Response) -> Response:
