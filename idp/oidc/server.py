@@ -37,9 +37,7 @@ class Server(AuthorizationServer):
         return response
 
     def handle_error_response(self, request, error: OAuth2Error):
-        from ..extensions import db as _db
-
-        _db.session.rollback()  # nothing half-done survives an error
+        db.session.rollback()  # nothing half-done survives an error
         return super().handle_error_response(request, error)
 
 

@@ -59,3 +59,10 @@ def test_public_client_cannot_introspect(client, tokens, public_client):
 def test_unauthenticated_is_refused(client, tokens):
     response = client.post("/introspect", data={"token": tokens["access_token"]})
     assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"
+
+
+def test_disabled_users_tokens_are_inactive(client, tokens, confidential_client, user):
+    from idp.services import users
+
+    users.disable_user(user)
+    assert _introspect(client, confidential_client, tokens["access_token"]).get_json() == {"active": False}

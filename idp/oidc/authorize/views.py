@@ -4,7 +4,8 @@ after sign-in, and the consent form."""
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
+from flask_babel import gettext as _
 
 from ...services import audit, codes
 from ...services.codes import CodeRequest
@@ -79,6 +80,4 @@ def consent():
 
 
 def _expired() -> str:
-    from flask_babel import gettext as _
-
     return _("This sign-in request has expired. Go back to the application and try again.")
