@@ -127,10 +127,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        from sqlalchemy.exc import DBAPIError, OperationalError
+        from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-        if isinstance(error, (OperationalError, DBAPIError)) and getattr(
-            error, "connection_invalidated", True
+        # A failed connect is an OperationalError whose connection_invalidated is False
+        # (nothing was open to invalidate): it is an outage all the same.
+        if isinstance(error, (OperationalError, InterfaceError)) or (
+            isinstance(error, DBAPIError) and error.connection_invalidated
         ):
             # The database is unreachable: tell the caller to retry (never a traceback).
             log.warning("database unavailable: %s", error.__class__.__name__)
