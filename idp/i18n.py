@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from werkzeug.exceptions import HTTPException
 
 from .config import LOCALES
@@ -86,6 +86,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _remember_choice() -> None:
+        # Flask-Babel caches the locale on ``g``; when an app context outlives one request
+        # (tests, CLI), start each request afresh.
+        refresh()
         chosen = request.args.get("lang")
         if chosen in LOCALES:
             session["lang"] = chosen
