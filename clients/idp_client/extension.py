@@ -39,6 +39,12 @@ class AppState:
         if metadata.get("issuer") != self.settings.issuer:
             self.client.server_metadata.clear()
             raise OAuthError("invalid_issuer", "The provider's metadata names another issuer.")
+        # OIDC Discovery 1.0 §3: these are REQUIRED; without them no sign-in can start.
+        missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")
+                   if not metadata.get(k)]
+        if missing:
+            self.client.server_metadata.clear()
+            raise OAuthError("invalid_metadata", f"The provider's metadata lacks {', '.join(missing)}.")
         return metadata
 
     def jwks(self, force: bool = False) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class FakeOP:
         self.codes: dict[str, dict[str, Any]] = {}
         self.access_tokens: dict[str, str] = {}
         self.refresh_tokens: dict[str, str] = {}
+        self.metadata_drop: set[str] = set()  # discovery members to leave out
 
     def start(self) -> "FakeOP":
         self._thread.start()
@@ -117,7 +118,10 @@ class FakeOP:
 
     def discovery(self) -> Any:
         base = self.issuer
-        return jsonify({
+        return jsonify({k: v for k, v in self._metadata(base).items() if k not in self.metadata_drop})
+
+    def _metadata(self, base: str) -> dict[str, Any]:
+        return ({
             "issuer": base, "authorization_endpoint": f"{base}/authorize", "token_endpoint": f"{base}/token",
             "userinfo_endpoint": f"{base}/userinfo", "jwks_uri": f"{base}/jwks",
             "end_session_endpoint": f"{base}/end_session", "response_types_supported": ["code"],

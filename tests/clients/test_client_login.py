@@ -115,3 +115,13 @@ def test_unreachable_provider_is_not_a_500(op: FakeOP, tmp_path) -> None:
     response = app.test_client().get("/auth/login")
     assert response.status_code == 502
     assert "temporarily_unavailable" in response.text
+
+
+def test_metadata_without_an_authorization_endpoint_is_not_a_500(op: FakeOP, tmp_path) -> None:
+    """OIDC Discovery 1.0 §3: a provider whose metadata lacks a REQUIRED member can't be used."""
+    from sso_testkit import build_rp
+
+    op.metadata_drop = {"authorization_endpoint"}
+    response = build_rp(op, tmp_path).test_client().get("/auth/login")
+    assert response.status_code == 502
+    assert "temporarily_unavailable" in response.text
