@@ -88,3 +88,15 @@ def test_session_ends_at_the_absolute_timeout_even_when_active(app, client, user
     db.session.commit()
     response = client.get("/account")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_production_refuses_a_plain_http_issuer():
+    """RFC 9700 §2.6 / §4.1.1: production mode will not start without TLS on the issuer."""
+    from idp.config import ConfigError, load
+
+    env = {"IDP_ENV": "production", "IDP_ISSUER": "http://sso.example.gov.vn",
+           "IDP_SECRET_KEY": "s" * 32, "IDP_DATA_KEY": "5cJ9gHk8bX6p4Q1vM2zR7tW0yA3sD5fG8hJ1kL4nP6o=",
+           "IDP_DATABASE_URL": "postgresql+psycopg://idp@db/idp"}
+    with pytest.raises(ConfigError, match="IDP_ISSUER must be https"):
+        load(env, None)
+    load({**env, "IDP_ISSUER": "https://sso.example.gov.vn"}, None)  # the control
