@@ -327,8 +327,17 @@ def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
     # gunicorn's own default would trust X-Forwarded-Proto from any loopback peer.
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(count), "--bind",
             f"{host}:{port}", "--forwarded-allow-ips", "", "--timeout", "30",
-            "--graceful-timeout", "20", "idp.wsgi:app"]
+            "--graceful-timeout", "20", *_no_control_socket(), "idp.wsgi:app"]
     os.execvpe(argv[0], argv, env)
+
+
+def _no_control_socket() -> list[str]:
+    """gunicorn 25.1+ opens a control socket at one path per user ($XDG_RUNTIME_DIR or
+    ~/.gunicorn/gunicorn.ctl): several nodes on one host would take it from each other,
+    and `gunicornc` could reach the wrong one. systemd's signals manage `idp serve`."""
+    import gunicorn
+
+    return ["--no-control-socket"] if gunicorn.version_info >= (25, 1) else []
 
 
 def _reset_metrics_dir(path: str | None) -> None:
