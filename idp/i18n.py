@@ -8,6 +8,7 @@ Catalogues are compiled from the ``.po`` sources when the app starts.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -62,7 +63,8 @@ def compile_catalogs() -> int:
                 continue
             with po_path.open("rb") as handle:
                 catalog = read_po(handle)
-            tmp = mo_path.with_suffix(".mo.tmp")
+            # Each process its own temporary file: the workers of every node start at once.
+            tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")
             try:
                 with tmp.open("wb") as handle:
                     write_mo(handle, catalog)
