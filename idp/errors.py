@@ -127,8 +127,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+        from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
+        if isinstance(error, DataError):
+            # Input the database cannot hold (a NUL in PostgreSQL text, a number out of
+            # range) is bad input, not a server error.
+            log.info("input refused by the database: %s", error.orig.__class__.__name__)
+            return error_response("invalid_request", str(InvalidInput.description), 400)
         # A failed connect is an OperationalError whose connection_invalidated is False
         # (nothing was open to invalidate): it is an outage all the same.
         if isinstance(error, (OperationalError, InterfaceError)) or (
