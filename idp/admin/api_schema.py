@@ -33,6 +33,8 @@ def _problem(value: Any, rule: dict) -> str | None:
         if not _type_ok(value, types):
             return f"Expected {' or '.join(types)}."
     if isinstance(value, str):
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL; refuse it on every store
+            return "Must not contain NUL characters."
         if "maxLength" in rule and len(value) > rule["maxLength"]:
             return f"At most {rule['maxLength']} characters."
         if "pattern" in rule and not re.search(rule["pattern"], value):
