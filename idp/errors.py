@@ -133,6 +133,9 @@ def init_app(app: Flask) -> None:
             # Input the database cannot hold (a NUL in PostgreSQL text, a number out of
             # range) is bad input, not a server error.
             log.info("input refused by the database: %s", error.orig.__class__.__name__)
+            from .extensions import db
+
+            db.session.rollback()
             return error_response("invalid_request", str(InvalidInput.description), 400)
         # A failed connect is an OperationalError whose connection_invalidated is False
         # (nothing was open to invalidate): it is an outage all the same.
