@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from flask import g, jsonify, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
@@ -41,6 +42,13 @@ def _domain_error(exc: DomainError):
     extra = {"fields": exc.errors} if isinstance(exc, FieldErrors) else {}
     code = {"invalid_request": "invalid_input", "forbidden": "forbidden"}.get(exc.code, exc.code)
     return error(exc.status, str(exc.description), code, **extra)
+
+
+@api.errorhandler(DataError)
+def _data_error(exc: DataError):
+    # A value the database cannot hold (a NUL in PostgreSQL text): bad input, not a 500.
+    db.session.rollback()
+    return error(400, _("The request contains characters that cannot be stored."))
 
 
 @api.errorhandler(HTTPException)

@@ -30,7 +30,7 @@ def _errors(*statuses: int) -> dict:
 def _op(summary: str, scope: str, ok: dict, *errors: int, body: dict | None = None,
         params: list | None = None) -> dict:
     op: dict[str, Any] = {"summary": summary, "security": [{"bearer": [scope]}],
-                          "responses": {**ok, **_errors(401, 403, *errors)}}
+                          "responses": {**ok, **_errors(400, 401, 403, *errors)}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if params:
