@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import (InvalidRequestError, InvalidScopeError,
                                     UnauthorizedClientError, UnsupportedResponseTypeError)
@@ -57,10 +58,35 @@ def check_redirect_uri(req: AuthRequest) -> None:
     uri = req.get("redirect_uri")
     if not uri or "redirect_uri" in req.repeated:
         raise PageError("invalid_request", _("The request has no redirect_uri."))
-    if uri not in (req.client.redirect_uris or []):
+    registered = req.client.redirect_uris or []
+    exact = uri in registered
+    if not exact and not (req.client.client_type == "native" and loopback_match(uri, registered)):
         raise PageError("invalid_request",
                         _("The redirect_uri is not registered for this application."))
     req.redirect_uri = uri
+
+
+def loopback_match(uri: str, registered: list[str]) -> bool:
+    """RFC 8252 §7.3: a native app's loopback IP redirect URI may use any port.
+
+    Everything but the port must match a registered http URI on 127.0.0.1 or [::1]
+    (not ``localhost``, §8.3); no user information, no fragment.
+    """
+    try:
+        asked = urlsplit(uri)
+        port = asked.port
+    except ValueError:
+        return False
+    if (asked.scheme != "http" or asked.hostname not in {"127.0.0.1", "::1"}
+            or asked.username is not None or asked.fragment or "#" in uri
+            or (port is not None and not 0 < port < 65536)):
+        return False
+    for candidate in registered:
+        known = urlsplit(candidate)
+        if (known.scheme, known.hostname, known.path, known.query, known.username) == (
+                "http", asked.hostname, asked.path, asked.query, None):
+            return True
+    return False
 
 
 def check_response_mode(req: AuthRequest) -> None:
