@@ -29,6 +29,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import models  # noqa: F401  (the tables, for Alembic and the app)
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from .services.database import tune_sqlite
+
+        with app.app_context():
+            tune_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     from . import errors, i18n, web

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from flask import current_app
+from sqlalchemy import Engine, event
 
 from ..extensions import db
 
@@ -35,3 +36,22 @@ def current_revision() -> str | None:
 
 def is_sqlite() -> bool:
     return current_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """Set each new SQLite connection up for a server with several workers.
+
+    WAL lets readers run beside the one writer; ``synchronous=NORMAL`` syncs the file
+    at checkpoints rather than at every commit (after a power cut the last commits may
+    be lost, the file is never corrupted); the busy timeout makes a writer wait for the
+    lock rather than fail; ``foreign_keys`` enforces what PostgreSQL enforces.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
