@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import AuditEvent, utcnow
@@ -43,11 +44,41 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+# One writer at a time extends the chain. PostgreSQL: a transaction-scoped advisory lock.
+# SQLite: a write that changes nothing takes the database's one write lock (held until the
+# transaction ends), so the head read next is the latest and no other writer can move it.
+_LOCKS = {
+    "postgresql": db.text("SELECT pg_advisory_xact_lock(7411)"),
+    "sqlite": db.text("UPDATE audit_events SET id = id WHERE id = -1"),
+}
+_HEAD = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_COLUMNS = ("id", "created_at", "event_type", "outcome", "actor", "subject", "client", "ip",
+            "details", "prev_hash", "hash")
+RETRIES = 3
+
+
 def _lock_chain() -> None:
-    """Serialise writers so that two events never claim the same predecessor."""
-    bind = db.session.get_bind()
-    if bind.dialect.name == "postgresql":
-        db.session.execute(db.text("SELECT pg_advisory_xact_lock(7411)"))
+    """Serialise writers so that two events never claim the same predecessor.
+
+    The unique constraint on ``prev_hash`` is the last line: a fork cannot be stored.
+    """
+    lock = _LOCKS.get(db.session.get_bind().dialect.name)
+    if lock is not None:
+        db.session.execute(lock)
+
+
+def _append(values: dict[str, Any]) -> AuditEvent:
+    _lock_chain()
+    event = AuditEvent(**values)
+    event.prev_hash = db.session.execute(_HEAD).scalar() or GENESIS
+    event.hash = _digest(event.prev_hash, event)
+    db.session.add(event)
+    return event
+
+
+def _snapshot(event: AuditEvent) -> AuditEvent:
+    """A transient copy for the hooks: reading the committed row would cost a query."""
+    return AuditEvent(**{name: getattr(event, name) for name in _COLUMNS})
 
 
 def record(
@@ -61,20 +92,30 @@ def record(
     details: dict[str, Any] | None = None,
     commit: bool = True,
 ) -> AuditEvent:
-    """Append one event. Commits by default so that the event is never lost."""
-    _lock_chain()
-    last = db.session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar()
-    event = AuditEvent(
-        created_at=utcnow(), event_type=event_type, outcome=outcome, actor=actor,
-        subject=subject, client=client, ip=ip, details=details or {},
-    )
-    event.prev_hash = last or GENESIS
-    event.hash = _digest(event.prev_hash, event)
-    db.session.add(event)
-    if commit:
-        db.session.commit()
+    """Append one event. Commits by default so that the event is never lost.
+
+    With ``commit=False`` the event joins the caller's transaction (one commit for the
+    request), and the chain stays locked until the caller commits or rolls back.
+    """
+    values = dict(created_at=utcnow(), event_type=event_type, outcome=outcome, actor=actor,
+                  subject=subject, client=client, ip=ip, details=details or {})
+    # Retrying is safe only when the transaction holds nothing of the caller's.
+    retries = RETRIES if commit and not db.session().in_transaction() else 0
+    while True:
+        event = _append(values)
+        if not commit:
+            break
+        try:
+            db.session.flush()
+            seen = _snapshot(event)
+            db.session.commit()
+            event = seen
+            break
+        except IntegrityError:
+            db.session.rollback()
+            if retries <= 0:
+                raise
+            retries -= 1
     for hook in on_record:
         try:
             hook(event)
