@@ -3,11 +3,11 @@ PKCE), refresh_token with rotation and reuse detection, and client_credentials."
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, grants
-from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oidc.core import grants as oidc_grants
 from flask import request as flask_request
 
@@ -35,6 +35,22 @@ def wants_refresh_token(client: OAuthClient, scope: str) -> bool:
     allowed the refresh_token grant (the authorize endpoint drops offline_access
     unless the user consented to it, or the client is a trusted first-party app)."""
     return client.check_grant_type("refresh_token") and "offline_access" in scope.split()
+
+
+def committed(create_token_response):
+    """Authlib's ``hooked`` with one commit after the after-hooks (OpenIDCode adds the
+    ID token there, OIDC Core §3.1.3.3): the rows the hooks read are still loaded, so
+    nothing is read back from the database after the commit."""
+
+    @functools.wraps(create_token_response)
+    def wrapper(grant):
+        grant.execute_hook("before_create_token_response")
+        result = create_token_response(grant)
+        grant.execute_hook("after_create_token_response", result)
+        db.session.commit()
+        return result
+
+    return wrapper
 
 
 def _audit_issued(client: OAuthClient, user, grant_type: str, row: Token, request) -> None:
@@ -72,7 +88,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def delete_authorization_code(self, code):  # spent, not deleted: see claim_code
         raise NotImplementedError
 
-    @hooked
+    @committed
     def create_token_response(self):
         client: OAuthClient = self.request.client
         code: CodeRecord = self.request.authorization_code
@@ -91,9 +107,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             refresh=wants_refresh_token(client, code.row.scope), code_id=code.row.id,
         )
         _audit_issued(client, user, self.GRANT_TYPE, row, self.request)
-        db.session.commit()
-        if session is not None:
-            sessions.join(session, client.row.id)  # who to tell at back-channel logout
+        if session is not None:  # who to tell at back-channel logout
+            sessions.join(session, client.row.id, commit=False)
         return 200, response, self.TOKEN_RESPONSE_HEADER
 
 
@@ -140,7 +155,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                      ip=_ip(self.request), details={"tokens_revoked": count})
         raise InvalidGrantError("The refresh token was already used.")
 
-    @hooked
+    @committed
     def create_token_response(self):
         client: OAuthClient = self.request.client
         row: Token = self.request.refresh_token.row
@@ -171,7 +186,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 client.row, user, auth, now=int(time.time()), access_token=response["access_token"])
         tokens.keep_replacement(row, response)
         _audit_issued(client, user, self.GRANT_TYPE, new_row, self.request)
-        db.session.commit()
         return 200, response, self.TOKEN_RESPONSE_HEADER
 
 
@@ -188,7 +202,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         if not set(requested) <= set(registered):
             raise InvalidScopeError("The client is not registered for this scope.")
 
-    @hooked
+    @committed
     def create_token_response(self):
         client: OAuthClient = self.request.client
         registered = (client.row.scope or "").split()
@@ -197,5 +211,4 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         response, row = tokens.new_token_row(client.row, None, scope, self.GRANT_TYPE,
                                              AuthContext(), refresh=False)
         _audit_issued(client, None, self.GRANT_TYPE, row, self.request)
-        db.session.commit()
         return 200, response, self.TOKEN_RESPONSE_HEADER

@@ -25,8 +25,11 @@ TOUCH_EVERY = timedelta(seconds=30)
 
 
 def create_session(user: User, *, amr: list[str], acr: str | None, ip: str = "",
-                   user_agent: str = "") -> tuple[SsoSession, str]:
-    """Start a session; returns it and the cookie value (a new id at every sign-in)."""
+                   user_agent: str = "", commit: bool = True) -> tuple[SsoSession, str]:
+    """Start a session; returns it and the cookie value (a new id at every sign-in).
+
+    With ``commit=False`` the row is flushed (its ``sid`` is known) for the caller to commit.
+    """
     now = utcnow()
     cookie = new_secret(32)
     session = SsoSession(
@@ -36,7 +39,10 @@ def create_session(user: User, *, amr: list[str], acr: str | None, ip: str = "",
     )
     user.last_login_at = now
     db.session.add(session)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return session, cookie
 
 
@@ -78,7 +84,7 @@ def upgrade_session(session: SsoSession, *, amr: list[str], acr: str | None) -> 
     db.session.commit()
 
 
-def join(session: SsoSession, client_pk: int) -> None:
+def join(session: SsoSession, client_pk: int, *, commit: bool = True) -> None:
     """Remember that a client received tokens in this session (for single logout)."""
     exists = db.session.execute(
         select(SessionClient.id).where(
@@ -87,7 +93,8 @@ def join(session: SsoSession, client_pk: int) -> None:
     ).first()
     if not exists:
         db.session.add(SessionClient(session_id=session.id, client_id=client_pk))
-        db.session.commit()
+        if commit:
+            db.session.commit()
 
 
 def end_session(session: SsoSession, reason: str) -> bool:
