@@ -6,7 +6,9 @@ not offered (implicit and hybrid flows, request objects, the address scope).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+import hashlib
+
+from flask import Blueprint, Response, current_app, request
 
 from ..models import AUTH_METHODS
 from ..services import keys
@@ -65,19 +67,34 @@ def metadata() -> dict:
     return data
 
 
-def _cacheable(response):
+def _document(body: bytes, etag: str, mimetype: str) -> Response:
+    """A prepared JSON document; 304 when the client already holds this version
+    (RFC 9110 §13.1.2 If-None-Match), so that a poll costs neither side the body."""
+    if etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype=mimetype)
+    response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={current_app.config['KEYS_JWKS_CACHE']}"
     return response
 
 
+def _metadata_document() -> tuple[bytes, str]:
+    """The metadata serialised once per app: it changes only with the configuration."""
+    cached = current_app.extensions.get("idp.discovery")
+    if cached is None:
+        body = current_app.json.dumps(metadata()).encode() + b"\n"
+        cached = current_app.extensions["idp.discovery"] = (
+            body, hashlib.sha256(body).hexdigest()[:32])
+    return cached
+
+
 @bp.get("/.well-known/openid-configuration")
 def openid_configuration():
-    return _cacheable(jsonify(metadata()))
+    return _document(*_metadata_document(), "application/json")
 
 
 @bp.get("/jwks")
 def jwks():
     """Every key a relying party may still need: next, active and recently retired."""
-    response = _cacheable(jsonify(keys.jwks()))
-    response.mimetype = "application/jwk-set+json"
-    return response
+    return _document(*keys.jwks_document(), "application/jwk-set+json")

@@ -7,6 +7,8 @@ signed has expired.  Private keys are encrypted at rest with IDP_DATA_KEY.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from datetime import timedelta
@@ -127,7 +129,12 @@ def _loaded() -> dict[str, Any]:
             params = {"kid": row.kid, "alg": row.alg, "use": "sig"}
             key_cls = RSAKey if row.alg == "RS256" else ECKey
             active[row.alg] = key_cls.import_key(decrypt(row.private_key_encrypted), params)
-    keys = {"jwks": {"keys": published}, "active": active}
+    document = json.dumps({"keys": published}, sort_keys=True, separators=(",", ":")).encode()
+    # Parsed and serialised once per load, not for every token verified or JWKS served
+    # (importing an RSA public key costs about a millisecond).
+    keys = {"jwks": {"keys": published}, "active": active,
+            "keyset": KeySet.import_key_set({"keys": published}),
+            "document": (document, hashlib.sha256(document).hexdigest()[:32])}
     with _cache_lock:
         _cache.update(at=now, url=url, keys=keys)
     return keys
@@ -138,8 +145,14 @@ def jwks() -> dict[str, Any]:
     return _loaded()["jwks"]
 
 
+def jwks_document() -> tuple[bytes, str]:
+    """The JWKS as JSON bytes and their entity tag, made once per key-cache load."""
+    return _loaded()["document"]
+
+
 def public_keyset() -> KeySet:
-    return KeySet.import_key_set(jwks())
+    """The published keys as a joserfc KeySet, for verifying our own tokens."""
+    return _loaded()["keyset"]
 
 
 def signing_key(alg: str = "RS256"):
