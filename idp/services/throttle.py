@@ -180,8 +180,10 @@ def _wait(state: State, now: datetime) -> int:
 
 def is_locked(key: str, now: datetime | None = None) -> datetime | None:
     """The end of the account lock behind ``key``, or None when it is not locked."""
-    now = now or utcnow()
-    state = store().get(key)
+    return _lock_end(store().get(key), now or utcnow())
+
+
+def _lock_end(state: State, now: datetime) -> datetime | None:
     locked = state.failures >= current_app.config["LOCKOUT_THRESHOLD"]
     return state.not_before if locked and _wait(state, now) else None
 
@@ -195,10 +197,12 @@ def check(account: str, ip: str) -> None:
     from ..errors import AccountLocked
 
     now = utcnow()
-    if is_locked(account, now):
+    backend = store()
+    state = backend.get(account)  # read once for the lock and the delay
+    if _lock_end(state, now):
         raise AccountLocked(detail=f"{account} is locked")
-    for key in (account, ip_key(ip)):
-        wait = _wait(store().get(key), now)
+    for each in (state, backend.get(ip_key(ip))):
+        wait = _wait(each, now)
         if wait:
             raise TooManyAttempts(wait)
 

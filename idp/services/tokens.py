@@ -19,6 +19,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..extensions import db
 from ..models import Client, SsoSession, Token, User, utcnow
@@ -130,16 +131,23 @@ def new_token_row(client: Client, user: User | None, scope: str, grant_type: str
 # --- the store ---------------------------------------------------------------------------
 
 
+# A token's user and client come in the same query (every caller reads them); the
+# user's roles only when a claim asks for them.
+_WITH_OWNERS = (joinedload(Token.user).options(lazyload(User.roles)), joinedload(Token.client))
+
+
 def find_by_refresh_token(value: str) -> Token | None:
     if not value or len(value) > 512:
         return None
     return db.session.execute(
-        select(Token).where(Token.refresh_token_hash == hash_secret(value))
+        select(Token).options(*_WITH_OWNERS).where(Token.refresh_token_hash == hash_secret(value))
     ).scalar_one_or_none()
 
 
 def find_by_jti(jti: str) -> Token | None:
-    return db.session.execute(select(Token).where(Token.access_jti == jti)).scalar_one_or_none()
+    return db.session.execute(
+        select(Token).options(*_WITH_OWNERS).where(Token.access_jti == jti)
+    ).scalar_one_or_none()
 
 
 def refresh_usable(row: Token) -> bool:
