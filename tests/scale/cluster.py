@@ -9,8 +9,9 @@
 
 Each node is ``idp serve`` (gunicorn, production mode) in its own process group, with
 its log under the run folder. All nodes share the issuer ``http://127.0.0.1:<port of
-the first node A>``: the issuer is an identifier that goes into tokens and metadata, not an address
-the nodes must answer on, and a relying party behind a load balancer sees one issuer.
+the first node A>``: the issuer is an identifier that goes into tokens and metadata,
+not an address the nodes must answer on, and a relying party behind a load balancer
+sees one issuer.
 """
 
 from __future__ import annotations

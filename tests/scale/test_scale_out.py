@@ -135,22 +135,27 @@ def test_sign_in_on_one_node_and_log_out_on_the_other(cluster, seed, database_no
     assert logout.headers["Location"] == f"{seed.post_logout_uri}?state=bye"
     assert browser.cookie(SSO_COOKIE) is None
 
-    # Node A: the session is gone even for the old cookie (replayed on purpose).
-    again = _authorize_params(seed, prompt="none")
-    silent = a.get("/authorize", params=again, cookies={SSO_COOKIE: sso_cookie})
+    _assert_signed_out(a, seed, sso_cookie, [tokens["access_token"], refreshed["access_token"]])
+
+
+def _assert_signed_out(node: Node, seed, sso_cookie: str, access_tokens: list[str]) -> None:
+    """The session is gone on ``node`` even for its old cookie (replayed on purpose),
+    and so are the access tokens issued in it."""
+    params = _authorize_params(seed, prompt="none")
+    silent = node.get("/authorize", params=params, cookies={SSO_COOKIE: sso_cookie})
     assert silent.status_code == 302
     # OIDC Core §3.1.2.6: prompt=none without a session answers login_required.
     error = query_of(silent.headers["Location"])
-    assert error["error"] == "login_required" and error["state"] == again["state"]
-    for access_token in (tokens["access_token"], refreshed["access_token"]):
-        info = a.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+    assert error["error"] == "login_required" and error["state"] == params["state"]
+    for access_token in access_tokens:
+        info = node.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
         # RFC 6750 §3.1: a token no longer valid is invalid_token, 401.
         assert info.status_code == 401
         assert 'error="invalid_token"' in info.headers["WWW-Authenticate"]
         assert info.json()["error"] == "invalid_token"
         # RFC 7662 §2.2: a token no longer active is just {"active": false}.
-        status = a.post("/introspect", data={"token": access_token},
-                        auth=(seed.client_id, seed.client_secret))
+        status = node.post("/introspect", data={"token": access_token},
+                           auth=(seed.client_id, seed.client_secret))
         assert status.status_code == 200 and status.json() == {"active": False}
 
 
