@@ -147,4 +147,7 @@ def init_app(app: Flask) -> None:
             return error_response("temporarily_unavailable",
                                   str(ServiceUnavailable.description), 503)
         log.exception("unexpected error")
+        from .extensions import db
+
+        db.session.rollback()  # leave no half-done transaction to the next use of the session
         return error_response("server_error", "An unexpected error occurred.", 500)

@@ -45,8 +45,16 @@ def scrub(text: str) -> str:
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 
+MAX_LOGGED_PATH = 2048  # a hostile 200 KB URL must not become a 200 KB log line
+
+
 def redacted_path(path: str, query: str) -> str:
-    """The path with its query string made safe to log."""
+    """The path with its query string made safe to log (and at most MAX_LOGGED_PATH long)."""
+    logged = _redacted_path(path[:MAX_LOGGED_PATH], query)
+    return logged if len(logged) <= MAX_LOGGED_PATH else logged[:MAX_LOGGED_PATH] + "…"
+
+
+def _redacted_path(path: str, query: str) -> str:
     if not query:
         return path
     if path.startswith(REDACTED_QUERY_PATHS):

@@ -146,3 +146,12 @@ def test_log_lines_never_mix_with_a_commands_output(app, capfd):
     result = CliRunner().invoke(noisy)
     assert result.output == '{"client_id": "x"}\n'
     assert "a warning while the command runs" in capfd.readouterr().err
+
+
+def test_a_huge_query_string_is_cut_in_the_access_log():
+    from idp.ops.logs import MAX_LOGGED_PATH, redacted_path
+
+    logged = redacted_path("/jwks", "x=" + "a" * 200_000)
+    assert len(logged) <= MAX_LOGGED_PATH + 1
+    assert logged.startswith("/jwks?x=aaa") and logged.endswith("…")
+    assert redacted_path("/token", "code=secret") == "/token?code=[redacted]"
