@@ -91,6 +91,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", None, _str,
             "Optional Redis URL for shared rate-limit and lockout counters; without it "
             "the counters live in the database."),
+    Setting("REDIS_PREFIX", "idp:", _str,
+            "Prefix of the provider's Redis keys; give each deployment sharing one Redis "
+            "its own (e.g. idp-staging:), or their lockout counters would mix."),
     Setting("LOG_LEVEL", "INFO", _str, "Log level of the provider's JSON logs."),
     Setting("MAX_CONTENT_LENGTH", 1_048_576, _int,
             "Largest request body accepted, in bytes; larger requests answer 413."),

@@ -118,14 +118,14 @@ class DatabaseStore:
 class RedisStore:
     """A Redis hash per key; the key expires with its window or its lock."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, prefix: str = "idp:"):
         import redis
 
         self.redis = redis.Redis.from_url(url)
+        self.prefix = prefix
 
-    @staticmethod
-    def _name(key: str) -> str:
-        return f"idp:throttle:{key}"
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}throttle:{key}"
 
     def get(self, key: str) -> State:
         failures, until = self.redis.hmget(self._name(key), "failures", "not_before")
@@ -152,13 +152,13 @@ class RedisStore:
 
 
 @lru_cache(maxsize=4)
-def _redis_store(url: str) -> RedisStore:
-    return RedisStore(url)
+def _redis_store(url: str, prefix: str) -> RedisStore:
+    return RedisStore(url, prefix)
 
 
 def store() -> Store:
     url = current_app.config.get("REDIS_URL")
-    return _redis_store(url) if url else DatabaseStore()
+    return _redis_store(url, current_app.config["REDIS_PREFIX"]) if url else DatabaseStore()
 
 
 # --- policy -------------------------------------------------------------------------------
