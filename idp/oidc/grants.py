@@ -82,11 +82,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user = code.row.user
         return user if user is not None and user.active else None
 
-    def save_authorization_code(self, code, request):  # codes are issued by /authorize
-        raise NotImplementedError
+    def save_authorization_code(self, code, request):
+        # Authlib's own /authorize is not used: codes are issued by idp.oidc.authorize.
+        raise NotImplementedError("codes are issued by idp.services.codes.issue_code")
 
-    def delete_authorization_code(self, code):  # spent, not deleted: see claim_code
-        raise NotImplementedError
+    def delete_authorization_code(self, code):
+        # A code is marked spent, never deleted, so that reuse can be detected (RFC 6749 §4.1.2).
+        raise NotImplementedError("codes are spent by claim_code, not deleted")
 
     @committed
     def create_token_response(self):
@@ -140,8 +142,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         user = record.row.user
         return user if user is not None and user.active else None
 
-    def revoke_old_credential(self, record):  # done by spend_refresh_token
-        raise NotImplementedError
+    def revoke_old_credential(self, record):
+        # Rotation spends the old token atomically in spend_refresh_token (RFC 9700 §4.14.2).
+        raise NotImplementedError("refresh tokens are spent by spend_refresh_token")
 
     def _reused(self, row: Token) -> tuple[int, dict, list] | None:
         """A spent refresh token: the same answer inside the grace window, else revoke all."""
