@@ -83,6 +83,17 @@ def require_scope(scope: str) -> Callable:
     return decorate
 
 
+def created(result: dict[str, Any], location: str | None = None, *, secret: bool = False):
+    """A 201 answer; ``secret`` when it carries something shown only once (no-store)."""
+    response = jsonify(result)
+    response.status_code = 201
+    if location:
+        response.headers["Location"] = location
+    if secret:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def actor() -> Actor:
     claims = g.api_claims
     return Actor(name=f"client:{claims.get('client_id') or claims.get('sub')}", ip=request.remote_addr)

@@ -8,7 +8,7 @@ from ..extensions import db
 from ..services import admin_clients, admin_departments, clients, registration
 from ..services.admin_fields import FieldErrors
 from . import api, api_schema, openapi
-from .api_auth import actor, body, may_grant_admin, require_scope
+from .api_auth import actor, body, created, may_grant_admin, require_scope
 
 
 @api.get("/clients")
@@ -27,11 +27,8 @@ def create_client():
     result = admin_clients.as_dict(client)
     if secret:
         result["client_secret"] = secret  # shown once
-    response = jsonify(result)
-    response.status_code = 201
-    response.headers["Location"] = url_for("admin_api.get_client", client_id=client.client_id)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return created(result, url_for("admin_api.get_client", client_id=client.client_id),
+                   secret=True)
 
 
 @api.get("/clients/<client_id>")
@@ -86,11 +83,8 @@ def issue_registration_token():
         raise FieldErrors({"ttl_seconds": "Expected a whole number of seconds."})
     row, token = registration.issue_initial_token(str(data.get("description") or ""), ttl, actor())
     db.session.commit()
-    response = jsonify(id=row.id, token=token, description=row.description,
-                       expires_at=row.expires_at.isoformat())
-    response.status_code = 201
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return created({"id": row.id, "token": token, "description": row.description,
+                    "expires_at": row.expires_at.isoformat()}, secret=True)
 
 
 @api.get("/departments")
@@ -107,6 +101,4 @@ def create_department():
     api_schema.check(data, openapi.DEPARTMENT)
     unit = admin_departments.create(data, actor())
     db.session.commit()
-    response = jsonify(admin_departments.as_dict(unit))
-    response.status_code = 201
-    return response
+    return created(admin_departments.as_dict(unit))

@@ -8,7 +8,7 @@ from ..extensions import db
 from ..services import admin_audit, admin_users
 from ..services.admin_fields import FieldErrors
 from . import api, api_schema, openapi
-from .api_auth import actor, body, require_scope
+from .api_auth import actor, body, created, require_scope
 
 
 def _int_arg(name: str, default: int, high: int) -> int:
@@ -38,11 +38,7 @@ def create_user():
     user, temporary = admin_users.create(data, actor())
     result = admin_users.as_dict(user)
     result["temporary_password"] = temporary  # shown once
-    response = jsonify(result)
-    response.status_code = 201
-    response.headers["Location"] = url_for("admin_api.get_user", username=user.username)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return created(result, url_for("admin_api.get_user", username=user.username), secret=True)
 
 
 @api.get("/users/<username>")
