@@ -108,10 +108,11 @@ def user_disable(username: str) -> None:
 @click.option("--temporary", is_flag=True, help="Make the user change it at next sign-in.")
 def user_set_password(username: str, password: str, temporary: bool) -> None:
     """Set a staff member's password."""
-    from .services import audit, users
+    from .services import audit, tokens, users
 
     target = users.get_user(username)
     users.set_password(target, password, temporary=temporary)
+    tokens.revoke_for_user(target)
     audit.record("user.password_set", actor="cli", subject=target.username)
     click.echo(f"Password of {target.username} set.")
 
