@@ -116,7 +116,7 @@ def _client(method: str, client_id: str | None, credential: str | None, form,
         raise _Failure("The client_id does not match the client's credentials.", client_id)
     row = db.session.execute(
         select(Client).where(Client.client_id == client_id)
-    ).scalar_one_or_none() if client_id and len(client_id) <= MAX_ID else None
+    ).scalar_one_or_none() if _plausible(client_id) else None
     if row is None:
         raise _Failure("No such client.", client_id)
     if not row.enabled:
@@ -133,6 +133,11 @@ def _client(method: str, client_id: str | None, credential: str | None, form,
             raise _Failure(error.description or "The client assertion is invalid.", client_id) \
                 from None
     return row
+
+
+def _plausible(client_id: str | None) -> bool:
+    """Worth a query: no client id of ours is this long or holds a NUL (PostgreSQL refuses it)."""
+    return bool(client_id) and len(client_id) <= MAX_ID and client_id.isprintable()
 
 
 def authenticate(request, endpoint: str, allowed: list[str]) -> OAuthClient:
@@ -163,7 +168,7 @@ def _printable(value: str | None, limit: int) -> str | None:
 def _record(endpoint: str, method: str, client_id: str | None, reason: str) -> None:
     """ASVS 7.2.1: every failed client authentication is logged and audited (no secret)."""
     given = _printable(client_id, 128)
-    log.warning("client authentication failed at %s: client_id=%r method=%s: %s",
+    log.warning("client authentication failed at %s: client %r (%s): %s",
                 endpoint, given, method, reason)
     db.session.rollback()  # nothing of the failed request is kept, the event is
     audit.record("client.auth_failed", outcome="failure", actor=given,
