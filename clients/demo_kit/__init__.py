@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from ..idp_client import SSO
+from ..idp_client import SSO, local_path
 
 # The public base URL of each demo app; the nav links use them and each app derives its
 # own redirect URI from its own one. Override with DOCS_URL, WEBMAIL_URL, ONESTOP_URL.
@@ -127,8 +127,7 @@ def _kit_blueprint(key: str, strings: Mapping[str, Mapping[str, str]]) -> Bluepr
 
     @bp.route("/lang/<code>")
     def set_lang(code: str) -> Response:
-        back = request.args.get("next", "/")
-        response = redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+        response = redirect(local_path(request.args.get("next")))  # no open redirector
         response.set_cookie("lang", code if code in LANGS else "vi", max_age=365 * 86400, samesite="Lax")
         return response
 

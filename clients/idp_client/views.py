@@ -12,6 +12,7 @@ from joserfc.errors import JoseError
 from .config import Settings
 from .extension import TOKEN_KEY, AppState, _storable, sso_state
 from .pages import render_page
+from .paths import local_path
 from .sessions import SID_KEY, SUB_KEY
 from .tokens import TokenError, validate_logout_token
 from .user import USER_KEY, current_user
@@ -29,18 +30,16 @@ class CallbackError(Exception):
         self.error, self.description, self.status = error, description, status
 
 
-def _local_path(value: str | None) -> str:
-    """Only same-site paths are allowed as a return target (RFC 9700 §4.11: no open redirector)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+def redirect_local(target: object) -> Response:
+    """Redirect to a same-origin path; checked again here, whatever stored it (RFC 9700 §4.11)."""
+    return redirect(local_path(target))
 
 
 def login() -> Response:
     """Redirect to /authorize with PKCE S256, state and nonce (OIDC Core 3.1.2.1, RFC 7636 §4.3)."""
-    target = _local_path(request.args.get("next"))
+    target = local_path(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(target)
+        return redirect_local(target)
     state = sso_state()
     try:
         state.metadata()
@@ -126,7 +125,7 @@ def fetch_userinfo(state: AppState, token: dict[str, Any]) -> dict[str, Any]:
 
 def start_session(token: dict[str, Any], claims: dict[str, Any]) -> str:
     """Replace the pre-login session by a fresh one bound to the OP's sid and sub."""
-    target = _local_path(session.get(NEXT_KEY))
+    target = local_path(session.get(NEXT_KEY))
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]  # ASVS V3.2.1: new id at sign-in
     session[TOKEN_KEY] = _storable(token)
@@ -154,7 +153,7 @@ def callback() -> Response:
         log.warning("Provider unreachable during sign-in: %s", error)
         return render_page(502, "temporarily_unavailable",
                            "Không kết nối được máy chủ xác thực. / The sign-in service is unreachable.")
-    return redirect(start_session(token, claims))
+    return redirect_local(start_session(token, claims))
 
 
 def logout() -> Response:
