@@ -92,6 +92,10 @@ def create_demo_app(key: str, import_name: str, strings: Mapping[str, Mapping[st
         SSO_SESSION_COOKIE=f"{key}_session",
         SSO_REDIRECT_URI=f"{own_url}/auth/callback",
         SSO_POST_LOGOUT_REDIRECT_URI=f"{own_url}/auth/logged-out",
+        # The demo apps are first-party clients the provider trusts: it grants them offline_access
+        # without prompt=consent (OIDC Core 11 "other conditions"), and prompt=consent would show
+        # its consent page at every sign-in, even in the middle of single sign-on.
+        SSO_OFFLINE_ACCESS_CONSENT=False,
     )
     app.config.update(config)
     app.config["SSO_SESSION_DB"] = app.config["DATABASE"]  # sessions live in the app's own SQLite

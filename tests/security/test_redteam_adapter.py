@@ -123,7 +123,8 @@ def test_a_stored_target_is_checked_again_before_the_redirect(key: str, op: Fake
     browser = Browser(demo_app(key, op, tmp_path).test_client(), op)
     start = browser.client.get("/auth/login?next=/")
     with browser.client.session_transaction() as session:
-        session["_sso_next"] = "/\t/evil.example/phish"
+        for sent in session["_sso_pending"].values():
+            sent["next"] = "/\t/evil.example/phish"
     response = browser.client.get(browser.authorize(start.headers["Location"]))
     assert response.status_code == 302 and response.headers["Location"] == "/"
 
