@@ -41,7 +41,11 @@ def login() -> Response:
     state = sso_state()
     try:
         state.metadata()
-    except (requests.RequestException, ValueError, OAuthError) as error:
+    except OAuthError as error:
+        # The provider answered, with metadata this client must not use: say so, not "unreachable".
+        log.warning("Discovery refused: %s %s", error.error, error.description)
+        return render_page(502, error.error or "invalid_metadata", error.description)
+    except (requests.RequestException, ValueError) as error:
         log.warning("Discovery failed: %s", error)
         return _unreachable()
     redirect_uri = state.settings.redirect_uri or url_for("sso.callback", _external=True)

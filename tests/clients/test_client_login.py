@@ -124,4 +124,4 @@ def test_metadata_without_an_authorization_endpoint_is_not_a_500(op: FakeOP, tmp
     op.metadata_drop = {"authorization_endpoint"}
     response = build_rp(op, tmp_path).test_client().get("/auth/login")
     assert response.status_code == 502
-    assert "temporarily_unavailable" in response.text
+    assert "invalid_metadata" in response.text and "lacks authorization_endpoint" in response.text
