@@ -51,9 +51,12 @@ class AppState:
             if self._metadata is None or time.time() - self._loaded_at > self.settings.metadata_ttl:
                 self._metadata = self._load_metadata()
                 self._loaded_at = time.time()
-                # Authlib reads endpoints and caches the JWKS in its client's server_metadata.
-                self.client.server_metadata.clear()
-                self.client.server_metadata.update(self._metadata)
+                # Authlib reads the endpoints (and caches the JWKS) in its client's public
+                # server_metadata; replace the contents without ever leaving it empty.
+                known = self.client.server_metadata
+                known.update(self._metadata)
+                for stale in set(known) - set(self._metadata):  # the old JWKS too: re-fetched
+                    known.pop(stale, None)
             return self._metadata
 
     def _load_metadata(self) -> dict[str, Any]:

@@ -50,11 +50,11 @@ def login() -> Response:
         return _unreachable()
     redirect_uri = state.settings.redirect_uri or url_for("sso.callback", _external=True)
     # Authlib creates state, nonce (scope has "openid") and the S256 code_verifier/challenge.
-    request_ = state.client.create_authorization_url(redirect_uri, **state.settings.authorization_params())
-    pending.remember(request_["state"], {"code_verifier": request_.get("code_verifier"),
-                                         "nonce": request_.get("nonce"), "redirect_uri": redirect_uri,
-                                         "next": target})
-    return redirect(request_["url"])
+    auth_request = state.client.create_authorization_url(redirect_uri, **state.settings.authorization_params())
+    pending.remember(auth_request["state"], {
+        "code_verifier": auth_request.get("code_verifier"), "nonce": auth_request.get("nonce"),
+        "redirect_uri": redirect_uri, "next": target})
+    return redirect(auth_request["url"])
 
 
 def _unreachable() -> Response:
