@@ -96,9 +96,24 @@ def known_ip_key(user: User, ip: str) -> str:
     return f"seen:{user.id}:{(ip or 'unknown')[:64]}"
 
 
+def reset_address_key(email: str) -> str:
+    """Password-reset requests for one address (known or not: the same count)."""
+    name = (email or "").strip().lower().encode("utf-8", "surrogatepass")
+    return f"reset-to:{hashlib.sha256(name).hexdigest()[:40]}"
+
+
+def reset_ip_key(ip: str) -> str:
+    return f"reset-ip:{(ip or 'unknown')[:64]}"
+
+
 DAY = 86400
 # Key prefixes whose window is not LOCKOUT_SECONDS (housekeeping purges by these).
-WINDOWS = {"mfa-day:": lambda cfg: DAY, "seen:": lambda cfg: cfg["THROTTLE_KNOWN_IP_SECONDS"]}
+WINDOWS = {
+    "mfa-day:": lambda cfg: DAY,
+    "seen:": lambda cfg: cfg["THROTTLE_KNOWN_IP_SECONDS"],
+    "reset-to:": lambda cfg: cfg["RESET_WINDOW"],
+    "reset-ip:": lambda cfg: cfg["RESET_WINDOW"],
+}
 
 
 # --- storage ----------------------------------------------------------------------------
@@ -345,6 +360,20 @@ def first_refusal(reason: str, key: str) -> bool:
 
 
 AUDIT_PREFIX = "audit:"
+
+
+def over_request_limit(first: str, first_max: int, second: str, second_max: int, *,
+                       window: int) -> bool | None:
+    """Count one request on two keys; None while both are within their limits.
+
+    Otherwise True for the first request refused in the window (to audit), else False.
+    """
+    now = utcnow()
+    backend = store()
+    a, b = backend.incr(first, now, window), backend.incr(second, now, window)
+    if a <= first_max and b <= second_max:
+        return None
+    return a == first_max + 1 or b == second_max + 1
 
 
 def failures(key: str) -> int:
