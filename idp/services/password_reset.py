@@ -105,7 +105,8 @@ def reset_password(token: str, password: str, *, ip: str = "") -> User:
     users.set_password(user, password)  # commits
     ended = sessions.end_all_sessions(user, "password_reset")
     if throttle.is_locked(throttle.user_key(user, user.username)):
-        # Proving the mailbox is enough to lift a lock made by someone guessing.
-        throttle.unlock_user(user, actor=user.username)
+        # Proving the mailbox is enough to lift a lock made by someone guessing; not the
+        # daily cap on second factors (a mailbox is not the authenticator).
+        throttle.unlock_user(user, actor=user.username, second_factor=False)
     audit.record("password.reset", subject=user.username, ip=ip, details={"sessions_ended": ended})
     return user
