@@ -13,8 +13,9 @@ from idp.models import (AuditEvent, LogoutDelivery, OutgoingMail, SsoSession, Th
                         utcnow)
 from idp.services import mfa, throttle
 from idp.sso import ACR_MFA
-from tests.auth.conftest import (PASSWORD, Browser, browser, code_at, mailbox,  # noqa: F401
-                                 phone, text)
+from tests.auth.conftest import (PASSWORD, browser, code_at, csrf_token,  # noqa: F401
+                                 mailbox, phone, text)
+from tests.auth.test_auth_throttle import redis_url  # noqa: F401  (a redis-server fixture)
 from tests.security.kit import query_of
 
 WRONG = "definitely not the password"
@@ -65,8 +66,17 @@ def _cycle(browser, phone, codes: int = 2) -> list:
 # --- #3 TOTP lockout bypass -------------------------------------------------------------
 
 
+@pytest.fixture(params=["database", "redis"])
+def counters(request) -> str:
+    """Run the test with the lockout counters in the database, then in Redis."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")
+    return request.param
+
+
 @pytest.mark.config(**NO_DELAYS, LOCKOUT_THRESHOLD=5, MFA_DAILY_FAILURE_CAP=100)
-def test_right_password_then_two_wrong_codes_repeated_holds_the_account(browser, user, phone):
+def test_right_password_then_two_wrong_codes_repeated_holds_the_account(browser, user, phone,
+                                                                        counters):
     answers = _cycle(browser, phone) + _cycle(browser, phone)
     assert [a.status_code for a in answers] == [401, 401, 401, 401]  # the count went on
     assert throttle.failures(f"user:{user.id}") == 4  # a right password did not reset it
@@ -186,8 +196,6 @@ def test_a_held_account_answers_the_same_whatever_the_password_or_the_factor(bro
             ("right_no_code", "an.nguyen", PASSWORD, ""), ("wrong_no_code", "an.nguyen", WRONG, "")]:
         form = browser.get("/login")
         work.update(argon2=0, incr=0)
-        from tests.auth.conftest import csrf_token
-
         response = browser.post("/login", data={"username": name, "password": password,
                                                 "code": code, "csrf_token": csrf_token(text(form))})
         costs[label] = (work["argon2"], work["incr"])
