@@ -172,10 +172,19 @@ SETTINGS: tuple[Setting, ...] = (
             "First such wait in seconds; it doubles with each further failure."),
     Setting("IP_THRESHOLD", 50, _int,
             "Failed sign-ins from one client IP per lockout period before it is slowed."),
+    Setting("THROTTLE_KNOWN_IP_SECONDS", 2_592_000, _int,
+            "Seconds after a completed sign-in during which that account is not slowed by "
+            "its IP's failures (one office behind one NAT address); its own count and "
+            "hold still apply. 0 turns the exemption off."),
     # --- Multi-factor authentication -------------------------------------------
     Setting("MFA_REQUIRED_ROLES", ["admin", "client-admin", "helpdesk", "auditor"], _list,
             "Global roles whose holders must use a second factor."),
     Setting("MFA_ISSUER_NAME", "IDP", _str, "Issuer name shown in authenticator apps."),
+    Setting("MFA_DAILY_FAILURE_CAP", 20, _int,
+            "Failed second factors (TOTP or recovery codes) per account per day after "
+            "which every second factor is refused until the day is over or the helpdesk "
+            "unlocks the account (RFC 6238 §5.2: limit the attempts). With one code in "
+            "10^6 and three accepted steps, 20 a day give about 1 chance in 16,000 a day."),
     # --- Mail ---------------------------------------------------------------------
     Setting("SMTP_HOST", "127.0.0.1", _str, "SMTP server for password-reset mail."),
     Setting("SMTP_PORT", 25, _int, "SMTP port."),
@@ -184,6 +193,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_STARTTLS", False, _bool, "Use STARTTLS on the SMTP connection."),
     Setting("SMTP_FROM", "no-reply@idp.local", _str, "Sender address of the mail."),
     Setting("RESET_TTL", 1800, _int, "Lifetime of a password-reset link in seconds."),
+    Setting("RESET_MAX_PER_ADDRESS", 3, _int,
+            "Reset mails sent to one address per IDP_RESET_WINDOW; further requests get "
+            "the same page and no mail (no mail bombing, no account enumeration)."),
+    Setting("RESET_MAX_PER_IP", 20, _int,
+            "Reset requests accepted from one client IP per IDP_RESET_WINDOW; further "
+            "requests get the same page and no mail."),
+    Setting("RESET_WINDOW", 3600, _int,
+            "Seconds of the two password-reset request windows above."),
+    Setting("MAIL_MAX_ATTEMPTS", 5, _int,
+            "Attempts to hand one queued mail to the SMTP server before it is given up. "
+            "Mail is sent by `idp worker` (or the inline worker), never in the request."),
+    Setting("MAIL_RETRY_BASE", 30, _int,
+            "Seconds before a failed mail is tried again; doubles with each attempt."),
     # --- User interface ---------------------------------------------------------
     Setting("DEFAULT_LOCALE", "vi", _str, "Language of the pages: vi (default) or en."),
 )

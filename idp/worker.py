@@ -1,4 +1,5 @@
-"""The background worker: delivers back-channel logouts and ends timed-out sessions.
+"""The background worker: delivers back-channel logouts and queued mail, and ends
+timed-out sessions.
 
 Run it as ``idp worker`` (one or more processes, on any node), or let the provider
 run it as a thread (``IDP_LOGOUT_INLINE_WORKER``, on by default in development).
@@ -27,7 +28,7 @@ HOUSEKEEPING_EVERY = 60.0  # seconds between two sweeps for timed-out sessions
 
 
 class Worker:
-    """The loop: deliver due logouts, every minute end timed-out sessions, sleep."""
+    """The loop: deliver due logouts and mail, every minute end timed-out sessions, sleep."""
 
     def __init__(self, app: Flask, *, interval: float = 1.0,
                  housekeeping_every: float = HOUSEKEEPING_EVERY) -> None:
@@ -38,8 +39,8 @@ class Worker:
         self._last_housekeeping = float("-inf")
 
     def run_once(self) -> int:
-        """One pass; returns how many deliveries were attempted."""
-        from .services import backchannel, housekeeping, logout
+        """One pass; returns how many logout deliveries were attempted."""
+        from .services import backchannel, housekeeping, logout, mail
 
         with self.app.app_context():
             try:
@@ -58,6 +59,8 @@ class Worker:
                     attempted += len(outcomes)
                     if len(outcomes) < backchannel.BATCH:
                         break
+                while not self.stopping.is_set() and len(mail.send_due()) == mail.BATCH:
+                    pass  # a full batch: more may be due
                 return attempted
             except Exception:  # the database may be down: log, wait, try again
                 log.exception("worker pass failed")
@@ -107,7 +110,7 @@ def start_inline(app: Flask) -> Worker | None:
 @click.option("--once", is_flag=True, help="Make one pass and exit (for cron or a runbook).")
 @with_appcontext
 def worker_cmd(interval: float, once: bool) -> None:
-    """Deliver back-channel logouts and end timed-out sessions, until stopped."""
+    """Deliver back-channel logouts and mail, and end timed-out sessions, until stopped."""
     worker = Worker(current_app._get_current_object(), interval=interval)  # type: ignore[attr-defined]
     if once:
         click.echo(f"Back-channel logout attempts made: {worker.run_once()}.")

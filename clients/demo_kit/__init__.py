@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from ..idp_client import SSO
+from ..idp_client import SSO, local_path
 
 # The public base URL of each demo app; the nav links use them and each app derives its
 # own redirect URI from its own one. Override with DOCS_URL, WEBMAIL_URL, ONESTOP_URL.
@@ -92,6 +92,10 @@ def create_demo_app(key: str, import_name: str, strings: Mapping[str, Mapping[st
         SSO_SESSION_COOKIE=f"{key}_session",
         SSO_REDIRECT_URI=f"{own_url}/auth/callback",
         SSO_POST_LOGOUT_REDIRECT_URI=f"{own_url}/auth/logged-out",
+        # The demo apps are first-party clients the provider trusts: it grants them offline_access
+        # without prompt=consent (OIDC Core 11 "other conditions"), and prompt=consent would show
+        # its consent page at every sign-in, even in the middle of single sign-on.
+        SSO_OFFLINE_ACCESS_CONSENT=False,
     )
     app.config.update(config)
     app.config["SSO_SESSION_DB"] = app.config["DATABASE"]  # sessions live in the app's own SQLite
@@ -127,8 +131,7 @@ def _kit_blueprint(key: str, strings: Mapping[str, Mapping[str, str]]) -> Bluepr
 
     @bp.route("/lang/<code>")
     def set_lang(code: str) -> Response:
-        back = request.args.get("next", "/")
-        response = redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+        response = redirect(local_path(request.args.get("next")))  # no open redirector
         response.set_cookie("lang", code if code in LANGS else "vi", max_age=365 * 86400, samesite="Lax")
         return response
 

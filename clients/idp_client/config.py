@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 # OIDC Core 3.1.2.1: "openid" is required; "roles" and "department" are this provider's
@@ -14,10 +14,16 @@ DEFAULT_SCOPE = "openid profile email roles department offline_access"
 class Settings:
     """Adapter settings; each field ``x`` is read from the Flask config key ``SSO_X``."""
 
-    issuer: str = ""                  # the OP's issuer identifier, compared exactly (OIDC Discovery 4.3)
+    issuer: str = ""                  # the OP's issuer identifier, compared exactly, a trailing "/" too (Discovery 4.3)
     client_id: str = ""               # registered client_id; the expected `aud` of every token
     client_secret: str | None = None  # None makes this a public client (auth method "none")
-    scope: str = DEFAULT_SCOPE        # scopes asked for at /authorize
+    scope: str = DEFAULT_SCOPE        # scopes asked for at /authorize; another OP: e.g. "openid profile email offline_access"
+    authorize_params: dict[str, str] = field(default_factory=dict)  # extra /authorize parameters (acr_values, ui_locales...)
+    offline_access_consent: bool = True  # send prompt=consent with offline_access (OIDC Core 11); False for
+    #                                      a client the OP trusts to get refresh tokens without a consent page
+    roles_claim: str = "roles"        # claim holding this client's roles, a list or a string; "a.b" reads a nested member
+    department_claim: str = "department"  # claim holding the department: {"code", "name"} or a string
+    title_claim: str = "title"        # claim holding the job title
     redirect_path: str = "/auth/callback"  # path of the redirection endpoint (RFC 6749 §3.1.2)
     redirect_uri: str | None = None   # absolute redirect URI; default: built from the request host
     url_prefix: str = "/auth"         # prefix of login, logout and the logout notification endpoints
@@ -59,7 +65,12 @@ class Settings:
         for name in ("issuer", "client_id"):
             if not getattr(self, name):
                 raise ValueError(f"SSO_{name.upper()} is required: set it in the app config or pass {name}=.")
-        self.issuer = self.issuer.rstrip("/")
+        if not isinstance(self.authorize_params, dict):
+            raise ValueError("SSO_AUTHORIZE_PARAMS must be a mapping of /authorize parameter names to values.")
+        reserved = {"response_type", "client_id", "redirect_uri", "state", "nonce", "code_challenge",
+                    "code_challenge_method", "scope"} & set(self.authorize_params)
+        if reserved:
+            raise ValueError(f"SSO_AUTHORIZE_PARAMS cannot set {', '.join(sorted(reserved))}: the adapter sets them.")
         if self.client_secret is None:
             self.token_endpoint_auth_method = "none"
         if not self.redirect_path.startswith("/"):
@@ -67,8 +78,22 @@ class Settings:
 
     @property
     def discovery_url(self) -> str:
-        """OIDC Discovery 1.0 §4: the issuer plus /.well-known/openid-configuration."""
-        return f"{self.issuer}/.well-known/openid-configuration"
+        """OIDC Discovery 1.0 §4.1: the issuer, any terminating "/" removed, plus the well-known path.
+
+        Only the URL drops the slash; every comparison uses the issuer exactly as configured.
+        """
+        return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
+
+    def authorization_params(self) -> dict[str, str]:
+        """The extra /authorize parameters, with prompt=consent when asking for offline_access."""
+        params = dict(self.authorize_params)
+        if "offline_access" in self.scope.split() and self.offline_access_consent:
+            # OIDC Core 11: "prompt parameter value of consent MUST be used" with offline_access,
+            # or a provider rightly drops offline_access and issues no refresh token.
+            prompts = params.get("prompt", "").split()
+            if "consent" not in prompts:
+                params["prompt"] = " ".join([*prompts, "consent"])
+        return params
 
     def cookie_name(self) -> str:
         """Each app gets its own cookie name so apps on one host do not overwrite each other."""

@@ -10,8 +10,8 @@ import secrets
 from flask import Flask, request, session
 
 from .pages import render_page
+from .state import CSRF_KEY as SESSION_KEY
 
-SESSION_KEY = "_csrf"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -9,10 +9,39 @@ from typing import Any, TypeVar, cast
 from flask import g, redirect, request, session, url_for
 from werkzeug.local import LocalProxy
 
+from .config import Settings
 from .pages import render_page
+from .state import USER_CACHE, USER_KEY, sso_state
 
-USER_KEY = "_sso_user"
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def claim(claims: dict[str, Any], name: str) -> Any:
+    """The claim ``name``; "a.b" reads member b of object claim a (e.g. "realm_access.roles")."""
+    if name in claims:
+        return claims[name]
+    value: Any = claims
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _roles(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.split())  # a space-separated string, as some providers send groups
+    if isinstance(value, list):
+        return tuple(r for r in value if isinstance(r, str))
+    return ()
+
+
+def _department(value: Any) -> dict[str, str] | None:
+    if isinstance(value, str) and value:
+        return {"code": value, "name": value}  # a provider that sends only a name or a code
+    if isinstance(value, dict):
+        return {k: str(value[k]) for k in ("code", "name") if value.get(k) is not None} or None
+    return None
 
 
 @dataclass(frozen=True)
@@ -23,24 +52,25 @@ class User:
     name: str | None = None
     preferred_username: str | None = None
     email: str | None = None
-    department: dict[str, str] | None = None  # {"code": ..., "name": ...}, scope "department"
-    title: str | None = None
-    roles: tuple[str, ...] = ()  # this client's roles only, scope "roles"
+    department: dict[str, str] | None = None  # {"code": ..., "name": ...}, claim SSO_DEPARTMENT_CLAIM
+    title: str | None = None                   # claim SSO_TITLE_CLAIM
+    roles: tuple[str, ...] = ()  # this client's roles only, claim SSO_ROLES_CLAIM
     claims: dict[str, Any] = field(default_factory=dict, repr=False)
     is_authenticated: bool = True
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> "User":
-        department = claims.get("department")
-        roles = claims.get("roles") or []
+    def from_claims(cls, claims: dict[str, Any], settings: Settings | None = None) -> "User":
+        """Build the user; roles, department and title are read from the claims ``settings`` name."""
+        settings = settings or Settings()
+        title = claim(claims, settings.title_claim)
         return cls(
             sub=str(claims["sub"]),
             name=claims.get("name"),
             preferred_username=claims.get("preferred_username"),
             email=claims.get("email"),
-            department=department if isinstance(department, dict) else None,
-            title=claims.get("title"),
-            roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
+            department=_department(claim(claims, settings.department_claim)),
+            title=title if isinstance(title, str) else None,
+            roles=_roles(claim(claims, settings.roles_claim)),
             claims=dict(claims),
         )
 
@@ -76,10 +106,11 @@ class AnonymousUser:
 
 
 def _load_user() -> User | AnonymousUser:
-    if "_sso_current_user" not in g:
+    if USER_CACHE not in g:
         claims = session.get(USER_KEY)
-        g._sso_current_user = User.from_claims(claims) if claims else AnonymousUser()
-    return g._sso_current_user
+        user = User.from_claims(claims, sso_state().settings) if claims else AnonymousUser()
+        setattr(g, USER_CACHE, user)
+    return getattr(g, USER_CACHE)
 
 
 current_user: User | AnonymousUser = cast(Any, LocalProxy(_load_user))
@@ -96,10 +127,8 @@ def login_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .extension import sso_state  # late import: extension imports this module
-
         if current_user.is_authenticated and not sso_state().keep_session_alive():
-            g.pop("_sso_current_user", None)
+            g.pop(USER_CACHE, None)
         if not current_user.is_authenticated:
             return redirect(url_for("sso.login", next=_safe_next()))
         return view(*args, **kwargs)

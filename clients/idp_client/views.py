@@ -9,16 +9,15 @@ from authlib.integrations.base_client import OAuthError
 from flask import Blueprint, Response, jsonify, make_response, redirect, request, session, url_for
 from joserfc.errors import JoseError
 
+from . import pending, userinfo
 from .config import Settings
-from .extension import TOKEN_KEY, AppState, _storable, sso_state
 from .pages import render_page
-from .sessions import SID_KEY, SUB_KEY
+from .paths import local_path
+from .state import LOGOUT_STATE_KEY, SID_KEY, SUB_KEY, TOKEN_KEY, USER_KEY, AppState, sso_state, storable
 from .tokens import TokenError, validate_logout_token
-from .user import USER_KEY, current_user
+from .user import current_user
 
 log = logging.getLogger(__name__)
-NEXT_KEY = "_sso_next"
-LOGOUT_STATE_KEY = "_sso_logout_state"
 
 
 class CallbackError(Exception):
@@ -29,29 +28,38 @@ class CallbackError(Exception):
         self.error, self.description, self.status = error, description, status
 
 
-def _local_path(value: str | None) -> str:
-    """Only same-site paths are allowed as a return target (RFC 9700 §4.11: no open redirector)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+def redirect_local(target: object) -> Response:
+    """Redirect to a same-origin path; checked again here, whatever stored it (RFC 9700 §4.11)."""
+    return redirect(local_path(target))
 
 
 def login() -> Response:
     """Redirect to /authorize with PKCE S256, state and nonce (OIDC Core 3.1.2.1, RFC 7636 §4.3)."""
-    target = _local_path(request.args.get("next"))
+    target = local_path(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(target)
+        return redirect_local(target)
     state = sso_state()
     try:
         state.metadata()
-    except (requests.RequestException, ValueError, OAuthError) as error:
+    except OAuthError as error:
+        # The provider answered, with metadata this client must not use: say so, not "unreachable".
+        log.warning("Discovery refused: %s %s", error.error, error.description)
+        return render_page(502, error.error or "invalid_metadata", error.description)
+    except (requests.RequestException, ValueError) as error:
         log.warning("Discovery failed: %s", error)
-        return render_page(502, "temporarily_unavailable",
-                           "Không kết nối được máy chủ xác thực. / The sign-in service is unreachable.")
-    session[NEXT_KEY] = target
+        return _unreachable()
     redirect_uri = state.settings.redirect_uri or url_for("sso.callback", _external=True)
     # Authlib creates state, nonce (scope has "openid") and the S256 code_verifier/challenge.
-    return state.client.authorize_redirect(redirect_uri)
+    auth_request = state.client.create_authorization_url(redirect_uri, **state.settings.authorization_params())
+    pending.remember(auth_request["state"], {
+        "code_verifier": auth_request.get("code_verifier"), "nonce": auth_request.get("nonce"),
+        "redirect_uri": redirect_uri, "next": target})
+    return redirect(auth_request["url"])
+
+
+def _unreachable() -> Response:
+    return render_page(502, "temporarily_unavailable",
+                       "Không kết nối được máy chủ xác thực. / The sign-in service is unreachable.")
 
 
 # The callback is an ordered list of checks, in the order the specs validate.
@@ -67,23 +75,23 @@ def check_issuer(state: AppState, metadata: dict[str, Any]) -> None:
         raise CallbackError("invalid_issuer", "The response comes from another issuer (RFC 9207).")
 
 
-def check_error(state: AppState) -> None:
+def check_error() -> None:
     """RFC 6749 §4.1.2.1: the OP answered with an error, e.g. access_denied."""
     error = request.args.get("error")
     if error:
-        if request.args.get("state"):
-            state.client.framework.clear_state_data(session, request.args["state"])
+        pending.take(request.args.get("state"))
         raise CallbackError(error, request.args.get("error_description") or "")
 
 
-def check_state(state: AppState) -> None:
-    """RFC 6749 §10.12: the state must be the one this browser's session sent."""
-    value = request.args.get("state")
-    if not value or state.client.framework.get_state_data(session, value) is None:
+def check_state() -> dict[str, Any]:
+    """RFC 6749 §10.12: the state must be one this browser's session sent; used once."""
+    sent = pending.take(request.args.get("state"))
+    if sent is None:
         raise CallbackError("invalid_state", "The sign-in response does not belong to this browser session.")
+    return sent
 
 
-def exchange_code(state: AppState) -> dict[str, Any]:
+def exchange_code(state: AppState, sent: dict[str, Any]) -> dict[str, Any]:
     """Exchange the code (with the PKCE verifier) and validate the ID token (OIDC Core 3.1.3.7)."""
     settings = state.settings
     claims_options = {
@@ -94,42 +102,43 @@ def exchange_code(state: AppState) -> dict[str, Any]:
         "iat": {"essential": True},
     }
     try:
-        token = state.client.authorize_access_token(claims_options=claims_options, leeway=settings.clock_leeway)
+        token = dict(state.client.fetch_access_token(
+            redirect_uri=sent["redirect_uri"], code=request.args.get("code"),
+            code_verifier=sent["code_verifier"]))
+        if "id_token" not in token:
+            # OIDC Core 3.1.3.3: a successful token response for scope openid carries an ID token.
+            raise CallbackError("invalid_id_token", "The token response has no ID token.")
+        claims = state.client.parse_id_token(token, nonce=sent["nonce"], claims_options=claims_options,
+                                             leeway=settings.clock_leeway)
     except OAuthError as error:
         raise CallbackError(error.error or "invalid_grant", error.description or "") from error
     except JoseError as error:
         log.info("ID token rejected: %s %s", error.error, error.description)
         raise CallbackError("invalid_id_token", f"The ID token is not valid ({error.error}: {error.description}).")
-    if not token.get("userinfo"):
-        # OIDC Core 3.1.3.3: a successful token response for scope openid carries an ID token.
-        raise CallbackError("invalid_id_token", "The token response has no ID token.")
+    token["userinfo"] = dict(claims)
     return token
 
 
-def fetch_userinfo(state: AppState, token: dict[str, Any]) -> dict[str, Any]:
-    """Merge /userinfo into the ID token claims; its sub MUST match (OIDC Core 5.3.2)."""
+def merge_userinfo(state: AppState, token: dict[str, Any]) -> dict[str, Any]:
+    """Merge /userinfo into the ID token claims (OIDC Core 5.3); the ID token's own claims win."""
     claims = dict(token["userinfo"])
     if not state.settings.fetch_userinfo or not state.metadata().get("userinfo_endpoint"):
         return claims
-    # A plain bearer call (RFC 6750 §2.1): Authlib's session would refresh a short-lived token here.
-    response = requests.get(state.metadata()["userinfo_endpoint"], timeout=state.settings.http_timeout,
-                            headers={"Authorization": f"Bearer {token['access_token']}"})
-    response.raise_for_status()
-    info = response.json()
-    if not isinstance(info, dict) or info.get("sub") != claims["sub"]:
-        raise CallbackError("invalid_userinfo", "The userinfo response is about another user.")
+    try:
+        info = userinfo.fetch(state, token["access_token"], claims["sub"])
+    except userinfo.UserinfoError as error:
+        raise CallbackError(error.error, error.description, error.status) from error
     id_token_only = {k: claims[k] for k in ("iss", "aud", "exp", "iat", "sid", "auth_time", "nonce") if k in claims}
     claims.update(info)
     claims.update(id_token_only)
     return claims
 
 
-def start_session(token: dict[str, Any], claims: dict[str, Any]) -> str:
+def start_session(token: dict[str, Any], claims: dict[str, Any], target: str) -> str:
     """Replace the pre-login session by a fresh one bound to the OP's sid and sub."""
-    target = _local_path(session.get(NEXT_KEY))
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]  # ASVS V3.2.1: new id at sign-in
-    session[TOKEN_KEY] = _storable(token)
+    session[TOKEN_KEY] = storable(token)
     session[USER_KEY] = {k: v for k, v in claims.items() if k != "nonce"}
     session[SUB_KEY] = claims["sub"]
     if claims.get("sid"):
@@ -143,18 +152,17 @@ def callback() -> Response:
     try:
         metadata = state.metadata()
         check_issuer(state, metadata)
-        check_error(state)
-        check_state(state)
-        token = exchange_code(state)
-        claims = fetch_userinfo(state, token)
+        check_error()
+        sent = check_state()
+        token = exchange_code(state, sent)
+        claims = merge_userinfo(state, token)
     except CallbackError as error:
         log.info("Sign-in refused: %s (%s)", error.error, error.description)
         return render_page(error.status, error.error, error.description)
     except (requests.RequestException, ValueError) as error:
         log.warning("Provider unreachable during sign-in: %s", error)
-        return render_page(502, "temporarily_unavailable",
-                           "Không kết nối được máy chủ xác thực. / The sign-in service is unreachable.")
-    return redirect(start_session(token, claims))
+        return _unreachable()
+    return redirect_local(start_session(token, claims, local_path(sent.get("next"))))
 
 
 def logout() -> Response:

@@ -88,12 +88,23 @@ def mfa_setup() -> Response:
     except (AuthenticationFailed, TooManyAttempts) as exc:
         return _page("account/mfa.html", exc.status, exc, has_totp=mfa.has_totp(g.user),
                      remaining=mfa.remaining_recovery_codes(g.user))
-    session[SETUP_KEY] = encrypt(mfa.new_secret())
+    # Bound to the user and the session it was shown in: a shared browser never hands it on.
+    session[SETUP_KEY] = {"uid": g.user.id, "sid": g.account_session.sid,
+                          "secret": encrypt(mfa.new_secret())}
     return _setup_page()
 
 
+def _setup_secret() -> str | None:
+    held = session.get(SETUP_KEY)
+    if (not isinstance(held, dict) or held.get("uid") != g.user.id
+            or held.get("sid") != g.account_session.sid):
+        session.pop(SETUP_KEY, None)
+        return None
+    return decrypt(held["secret"])
+
+
 def _setup_page(status: int = 200, error: str | None = None) -> Response:
-    secret = decrypt(session[SETUP_KEY])
+    secret = _setup_secret()
     uri = mfa.provisioning_uri(g.user, secret)
     return _page("account/mfa_setup.html", status, error, qr=mfa.qr_data_uri(uri),
                  secret=mfa.grouped(secret))
@@ -102,9 +113,11 @@ def _setup_page(status: int = 200, error: str | None = None) -> Response:
 @bp.post("/mfa/confirm")
 @signed_in
 def mfa_confirm() -> Response:
-    if SETUP_KEY not in session:
+    secret = _setup_secret()
+    if secret is None:
         return redirect(url_for("account.mfa_status"))
-    codes = mfa.enrol(g.user, decrypt(session[SETUP_KEY]), request.form.get("code", ""))
+    # Replacing the factor ends the user's other sessions; this one stays.
+    codes = mfa.enrol(g.user, secret, request.form.get("code", ""), keep=g.account_session)
     if codes is None:
         return _setup_page(400, _("The code is not right. Check the time on your phone and "
                                   "try the newest code."))

@@ -78,7 +78,8 @@ def has_role(*roles: str) -> bool:
 
 
 def actor() -> Actor:
-    return Actor(name=g.admin.username, ip=request.remote_addr)
+    """The signed-in administrator; ``full_admin`` for the admin role only (not client-admin)."""
+    return Actor(name=g.admin.username, ip=request.remote_addr, full_admin=has_role("admin"))
 
 
 def sections() -> list[tuple[str, str]]:

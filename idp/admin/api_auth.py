@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
 from ..extensions import db
-from ..services import tokens
+from ..services import admin_audit, admin_clients, tokens
 from ..services.admin_audit import Actor
 from ..services.admin_fields import FieldErrors
 from . import api
@@ -41,6 +41,9 @@ def _domain_error(exc: DomainError):
     db.session.rollback()
     extra = {"fields": exc.errors} if isinstance(exc, FieldErrors) else {}
     code = {"invalid_request": "invalid_input", "forbidden": "forbidden"}.get(exc.code, exc.code)
+    if isinstance(exc, admin_clients.ProtectedClient):
+        # RFC 6750 §3.1: the token is fine but too narrow; every admin scope is needed.
+        code = "insufficient_scope"
     return error(exc.status, str(exc.description), code, **extra)
 
 
@@ -56,6 +59,23 @@ def _http_error(exc: HTTPException):
     return error(exc.code or 500, exc.description or exc.name)
 
 
+def _refuse(status: int, message: str, code: str, reason: str, scope: str,
+            client: str | None = None):
+    """Answer RFC 6750 §3.1 and audit the refusal (the reason, never the token itself)."""
+    details = {"required_scope": scope, "method": request.method, "path": request.path[:200]}
+    if reason == "invalid":
+        details["description"] = message  # the verifier's fixed public reason (expired, revoked…)
+    admin_audit.bearer_refused("admin_api.token_refused", reason, ip=request.remote_addr,
+                               client=client, details=details)
+    return error(status, message, code)
+
+
+def _token_client(token: str) -> str | None:
+    """The client an expired or revoked token of ours was issued to (signature checked)."""
+    row = tokens.find_by_access_token(token)
+    return row.client.client_id if row is not None and row.client is not None else None
+
+
 def require_scope(scope: str) -> Callable:
     """Run the view only for a live access token that carries ``scope``."""
     def decorate(view: Callable) -> Callable:
@@ -63,17 +83,20 @@ def require_scope(scope: str) -> Callable:
         def wrapped(*args, **kwargs):
             header = request.headers.get("Authorization", "")
             kind, _sep, token = header.partition(" ")
-            if kind.lower() != "bearer" or not token.strip():
-                return error(401, _("An access token is required (Authorization: Bearer)."),
-                             "invalid_token")
+            token = token.strip()
+            if kind.lower() != "bearer" or not token:
+                return _refuse(401, _("An access token is required (Authorization: Bearer)."),
+                               "invalid_token", "missing", scope)
             try:
-                claims, _row = tokens.verify_access_token(token.strip())
+                claims, _row = tokens.verify_access_token(token)
             except tokens.TokenInvalid as exc:
-                return error(401, str(exc), "invalid_token")
+                return _refuse(401, str(exc), "invalid_token", "invalid", scope,
+                               client=_token_client(token))
             held = set(str(claims.get("scope") or "").split())
             if scope not in held:
-                return error(403, _("The access token lacks the %(scope)s scope.", scope=scope),
-                             "insufficient_scope")
+                return _refuse(403, _("The access token lacks the %(scope)s scope.", scope=scope),
+                               "insufficient_scope", "insufficient_scope", scope,
+                               client=claims.get("client_id"))
             g.api_claims, g.api_scopes = claims, held
             return view(*args, **kwargs)
 
@@ -95,13 +118,10 @@ def created(result: dict[str, Any], location: str | None = None, *, secret: bool
 
 
 def actor() -> Actor:
+    """The calling program; a full administrator only if its token holds every admin scope."""
     claims = g.api_claims
-    return Actor(name=f"client:{claims.get('client_id') or claims.get('sub')}", ip=request.remote_addr)
-
-
-def may_grant_admin() -> bool:
-    """A program may hand out admin scopes only if it holds all of them itself."""
-    return set(ADMIN_SCOPES) <= g.api_scopes
+    return Actor(name=f"client:{claims.get('client_id') or claims.get('sub')}", ip=request.remote_addr,
+                 full_admin=set(ADMIN_SCOPES) <= g.api_scopes)
 
 
 def body() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from ..extensions import db
 from ..services import admin_clients, admin_departments, clients, registration
 from ..services.admin_fields import FieldErrors
 from . import api, api_schema, openapi
-from .api_auth import actor, body, created, may_grant_admin, require_scope
+from .api_auth import actor, body, created, require_scope
 
 
 @api.get("/clients")
@@ -22,8 +22,7 @@ def list_clients():
 def create_client():
     data = body()
     api_schema.check(data, openapi.CLIENT_INPUT)
-    client, secret = admin_clients.create(data, actor(), may_grant_admin=may_grant_admin(),
-                                          client_id=data.get("client_id") or None)
+    client, secret = admin_clients.create(data, actor(), client_id=data.get("client_id") or None)
     result = admin_clients.as_dict(client)
     if secret:
         result["client_secret"] = secret  # shown once
@@ -45,7 +44,7 @@ def update_client(client_id: str):
     changes = body()
     api_schema.check(changes, openapi.CLIENT_INPUT, partial=True)
     merged.update(changes)
-    admin_clients.update(client, merged, actor(), may_grant_admin=may_grant_admin())
+    admin_clients.update(client, merged, actor())
     if "enabled" in merged and bool(merged["enabled"]) != client.enabled:
         admin_clients.set_enabled(client, bool(merged["enabled"]), actor())
     db.session.commit()

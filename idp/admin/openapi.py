@@ -135,6 +135,11 @@ def _user_action(summary: str, extra: dict | None = None) -> dict:
                         params=[_path_param("username")])}
 
 
+# Changing a client that holds admin.* scopes, or its secret, takes a full administrator.
+PROTECTED = (" A client holding an admin.* scope can be changed only with a token carrying "
+             "every admin scope (otherwise 403 insufficient_scope).")
+
+
 def _paths() -> dict:
     client_id = [_path_param("client_id")]
     username = [_path_param("username")]
@@ -151,14 +156,14 @@ def _paths() -> dict:
         "/clients/{client_id}": {
             "get": _op("Read a client", "admin.clients", {"200": _json(_ref("Client"), "The client")},
                        404, params=client_id),
-            "patch": _op("Change some fields (same validation as creation)", "admin.clients",
+            "patch": _op("Change some fields (same validation as creation)." + PROTECTED, "admin.clients",
                          {"200": _json(_ref("Client"), "The client")}, 404, 422,
                          body=_ref("ClientInput"), params=client_id),
-            "delete": _op("Delete a client and its grants", "admin.clients",
+            "delete": _op("Delete a client and its grants." + PROTECTED, "admin.clients",
                           {"204": {"description": "Deleted"}}, 404, params=client_id),
         },
         "/clients/{client_id}/secret": {"post": _op(
-            "Rotate the secret; the old one works for grace_seconds", "admin.clients",
+            "Rotate the secret; the old one works for grace_seconds." + PROTECTED, "admin.clients",
             {"200": _json({"type": "object", "properties": {
                 "client_id": {"type": "string"}, "client_secret": {"type": "string"},
                 "grace_seconds": {"type": "integer"}}}, "The new secret (shown once)")},

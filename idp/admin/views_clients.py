@@ -36,8 +36,7 @@ def client_new():
     data = form_dict(*LIST_FIELDS)
     try:
         client, secret = admin_clients.create(
-            data, access.actor(), may_grant_admin=access.has_role("admin"),
-            client_id=(data.get("client_id") or "").strip() or None)
+            data, access.actor(), client_id=(data.get("client_id") or "").strip() or None)
     except FieldErrors as error:
         db.session.rollback()
         return _form("admin/clients/form.html", data, error.errors, status=422)
@@ -48,13 +47,24 @@ def _client(client_id: str):
     return clients.get_client(client_id)
 
 
+@bp.errorhandler(admin_clients.ProtectedClient)
+def _protected(error: admin_clients.ProtectedClient):
+    # The refusal as a console page (navigation kept), not the bare error page.
+    db.session.rollback()
+    return render("admin/clients/refused.html", status=403, description=str(error.description),
+                  client_id=(request.view_args or {}).get("client_id"))
+
+
 @bp.get("/clients/<client_id>")
 @require_roles(*CLIENTS)
 def client_show(client_id: str):
     client = _client(client_id)
     issuer = current_app.config["ISSUER"]
+    # Why the actions are hidden from a client-admin (the service refuses them all the same).
+    locked = (str(admin_clients.ProtectedClient.description)
+              if admin_clients.holds_admin_scope(client) and not access.has_role("admin") else None)
     return render("admin/clients/show.html", client=client, info=admin_clients.as_dict(client),
-                  issuer=issuer, snippets=snippets.all_snippets(client, issuer))
+                  issuer=issuer, snippets=snippets.all_snippets(client, issuer), locked=locked)
 
 
 @bp.route("/clients/<client_id>/edit", methods=["GET", "POST"])
@@ -62,10 +72,11 @@ def client_show(client_id: str):
 def client_edit(client_id: str):
     client = _client(client_id)
     if request.method == "GET":
+        admin_clients.guard(client, access.actor(), "edit_form")
         return _form("admin/clients/form.html", admin_clients.as_dict(client), client=client)
     data = form_dict(*LIST_FIELDS)
     try:
-        admin_clients.update(client, data, access.actor(), may_grant_admin=access.has_role("admin"))
+        admin_clients.update(client, data, access.actor())
     except FieldErrors as error:
         db.session.rollback()
         return _form("admin/clients/form.html", data, error.errors, status=422,
@@ -103,6 +114,8 @@ def client_enabled(client_id: str):
 @require_roles(*CLIENTS)
 def client_delete(client_id: str):
     client = _client(client_id)
+    if request.method == "GET":
+        admin_clients.guard(client, access.actor(), "delete_form")
     if request.method == "POST":
         if request.form.get("confirm", "").strip() == client.client_id:
             admin_clients.delete_client(client, access.actor())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Response, redirect, request, session, url_for
+from flask import Response, current_app, g, redirect, request, session, url_for
 
 from ..extensions import db
 from ..models import User
@@ -40,8 +40,25 @@ def client_ip() -> str:
     return request.remote_addr or ""
 
 
+def clear_browser_state() -> None:
+    """Forget everything earlier sign-ins kept in the Flask session but the language.
+
+    A shared browser must not hand one person's pending step (e.g. the authenticator
+    secret being enrolled) to the next person who signs in on it (ASVS 3.2.1).
+    """
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    # Flask-WTF caches the signed CSRF token on g: a form rendered after the clear must
+    # carry one for the new session's raw token, not the old one.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 def start(user: User, *, amr: list[str], next_url: str | None, need_mfa: bool,
           step_up_sid: str | None = None) -> None:
+    """Begin a sign-in from a cleared session (only the language survives)."""
+    clear_browser_state()
     session[KEY] = {"uid": user.id, "at": int(time.time()), "amr": amr,
                     "next": next_url or "", "mfa": need_mfa, "sid": step_up_sid}
 
@@ -64,12 +81,18 @@ def save(note: dict[str, Any]) -> None:
 
 
 def restart() -> Response:
-    session.pop(KEY, None)
+    clear_browser_state()
     return redirect(url_for("auth.login", **locale_args()))
 
 
 def advance(note: dict[str, Any], user: User) -> Response:
-    """Go to the next step the sign-in still needs, or finish it."""
+    """Go to the next step the sign-in still needs, or finish it.
+
+    The note is saved first: the next page reads it back from the session, and a step
+    passed here but not saved would be asked again, for ever (e.g. the code, then the
+    forced password change, then the code ...).
+    """
+    save(note)
     if note["mfa"] and "otp" not in note["amr"]:
         step = "auth.otp" if mfa.has_totp(user) else "auth.enrol"
         return redirect(url_for(step, **locale_args()))
@@ -80,7 +103,7 @@ def advance(note: dict[str, Any], user: User) -> Response:
 
 def finish(note: dict[str, Any], user: User) -> Response:
     """Create the SSO session (a new id: no fixation, ASVS 3.2.1) or upgrade it (step-up)."""
-    session.pop(KEY, None)
+    clear_browser_state()
     target = safe_next(note.get("next")) or url_for("account.index", **locale_args())
     amr = sorted(set(note["amr"]))
     acr = ACR_MFA if "otp" in amr else ACR_PASSWORD

@@ -39,9 +39,12 @@ def _page(template: str, status: int = 200, error: DomainError | str | None = No
 def _login_form(status: int = 200, error: DomainError | str | None = None,
                 username: str = "") -> Response:
     action = url_for("auth.login", **request.args.to_dict())
+    # A held account is passed with the password and the second factor on one form;
+    # the form is the same for every held name (it says nothing about the account).
     return _page("auth/login.html", status, error, action=action,
                  forgot_url=url_for("auth.forgot", **flow.locale_args()),
-                 username=username or request.args.get("login_hint", "")[:255])
+                 username=username or request.args.get("login_hint", "")[:255],
+                 held=isinstance(error, AccountLocked))
 
 
 @bp.get("/login")
@@ -67,12 +70,13 @@ def login_submit() -> Response:
     if not username or not password:
         return _login_form(400, _("Enter your username and your password."), username)
     try:
-        user = authn.authenticate(username, password, ip=flow.client_ip())
+        user, amr = authn.authenticate(username, password, ip=flow.client_ip(),
+                                       code=request.form.get("code", "")[:32])
     except (AuthenticationFailed, AccountLocked, AccountDisabled, TooManyAttempts) as exc:
         return _login_form(exc.status, exc, username)
     need_mfa = (request.args.get("mfa") == "1" or mfa.has_totp(user)
                 or policy.mfa_required(user, None, None))
-    flow.start(user, amr=["pwd"], next_url=flow.safe_next(request.args.get("next")),
+    flow.start(user, amr=amr, next_url=flow.safe_next(request.args.get("next")),
                need_mfa=need_mfa)
     return flow.advance(*flow.pending())
 
@@ -91,8 +95,8 @@ def otp() -> Response:
         mfa.second_factor(user, code=request.form.get("code", ""),
                           recovery_code=request.form.get("recovery_code", ""), ip=flow.client_ip())
     except AccountLocked as exc:
-        session.pop(flow.KEY, None)
-        return _login_form(exc.status, exc)
+        flow.clear_browser_state()
+        return _login_form(exc.status, exc, user.username)
     except (AuthenticationFailed, TooManyAttempts) as exc:
         return _page("auth/otp.html", exc.status, exc, user=user)
     note["amr"] = sorted(set(note["amr"]) | {"otp"})
@@ -108,11 +112,10 @@ def enrol() -> Response:
     note, user = state
     if not note["mfa"] or "otp" in note["amr"] or mfa.has_totp(user):
         return flow.advance(note, user)
-    if ENROL_KEY not in session:
-        session[ENROL_KEY] = encrypt(mfa.new_secret())
-    secret = decrypt(session[ENROL_KEY])
+    secret = _pending_secret(user)
     if request.method == "POST":
-        codes = mfa.enrol(user, secret, request.form.get("code", ""))
+        keep = current_session() if note.get("sid") else None
+        codes = mfa.enrol(user, secret, request.form.get("code", ""), keep=keep)
         if codes is not None:
             session.pop(ENROL_KEY, None)
             note["amr"] = sorted(set(note["amr"]) | {"otp"})
@@ -122,6 +125,15 @@ def enrol() -> Response:
         return _enrol_page(user, secret, 400, _(
             "The code is not right. Check the time on your phone and try the newest code."))
     return _enrol_page(user, secret)
+
+
+def _pending_secret(user) -> str:
+    """The secret being enrolled, bound to the user it was shown to (never another's)."""
+    held = session.get(ENROL_KEY)
+    if not isinstance(held, dict) or held.get("uid") != user.id:
+        held = {"uid": user.id, "secret": encrypt(mfa.new_secret())}
+        session[ENROL_KEY] = held
+    return decrypt(held["secret"])
 
 
 def _enrol_page(user, secret: str, status: int = 200, error: str | None = None) -> Response:

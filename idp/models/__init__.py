@@ -5,6 +5,7 @@ from .audit import AuditEvent
 from .clients import AUTH_METHODS, CLIENT_TYPES, Client, InitialAccessToken
 from .grants import AuthorizationCode, Consent, Token, UsedJti
 from .keys import KEY_STATES, SigningKey
+from .mail import OutgoingMail
 from .mfa import RecoveryCode, TotpCredential
 from .security import PasswordResetToken, ThrottleCounter
 from .sessions import LogoutDelivery, SessionClient, SsoSession
@@ -13,7 +14,7 @@ from .users import GLOBAL_ROLES, OrgUnit, Role, User, user_roles
 __all__ = [
     "AUTH_METHODS", "CLIENT_TYPES", "GLOBAL_ROLES", "KEY_STATES",
     "AuditEvent", "AuthorizationCode", "Client", "Consent", "InitialAccessToken",
-    "LogoutDelivery", "OrgUnit", "PasswordResetToken", "RecoveryCode", "Role",
+    "LogoutDelivery", "OrgUnit", "OutgoingMail", "PasswordResetToken", "RecoveryCode", "Role",
     "SessionClient", "SigningKey", "SsoSession", "ThrottleCounter", "Token",
     "TotpCredential", "UsedJti", "User", "user_roles", "utcnow",
 ]

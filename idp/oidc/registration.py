@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 
 from ..errors import DomainError
 from ..extensions import csrf, db
-from ..services import registration
+from ..services import admin_audit, registration
 
 bp = Blueprint("registration", __name__)
 csrf.exempt(bp)
@@ -60,8 +60,15 @@ def _json(body: dict, status: int = 200):
 @bp.post("/register")
 def register():
     """RFC 7591 §3.1: register a client; 201 with its credentials and metadata."""
-    token = _bearer()
-    body = registration.register(_metadata(), token, ip=request.remote_addr)
+    try:
+        token = _bearer()
+        body = registration.register(_metadata(), token, ip=request.remote_addr)
+    except registration.BadToken:
+        # A missing or wrong initial access token is audited (never the token itself).
+        admin_audit.bearer_refused("registration.initial_token_refused",
+                                   "invalid" if request.headers.get("Authorization") else "missing",
+                                   ip=request.remote_addr)
+        raise
     response = _json(body, 201)
     response.headers["Location"] = body["registration_client_uri"]
     return response

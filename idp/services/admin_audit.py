@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from ..extensions import db
 from ..models import AuditEvent
 from . import audit
+from .admin_csv import spreadsheet_cell
 
 EXPORT_COLUMNS = ("id", "created_at", "event_type", "outcome", "actor", "subject", "client",
                   "ip", "details")
@@ -25,13 +26,24 @@ class Actor:
 
     name: str
     ip: str | None = None
+    # A full administrator (console: the admin role; API: every admin scope). Only a full
+    # administrator may hand out admin.* scopes or touch a client that holds them.
+    full_admin: bool = False
 
 
 def log(actor: Actor, event_type: str, *, subject: str | None = None, client: str | None = None,
-        details: dict[str, Any] | None = None, commit: bool = True) -> AuditEvent:
+        details: dict[str, Any] | None = None, commit: bool = True,
+        outcome: str = "success") -> AuditEvent:
     """Record one administrative action, attributed to ``actor``."""
-    return audit.record(event_type, actor=actor.name, subject=subject, client=client,
-                        ip=actor.ip, details=details, commit=commit)
+    return audit.record(event_type, outcome=outcome, actor=actor.name, subject=subject,
+                        client=client, ip=actor.ip, details=details, commit=commit)
+
+
+def bearer_refused(event_type: str, reason: str, *, ip: str | None, client: str | None = None,
+                   details: dict[str, Any] | None = None) -> AuditEvent:
+    """Record a refused bearer token: why, from where, for which client; never the token."""
+    return audit.record(event_type, outcome="failure", client=client, ip=ip,
+                        details={"reason": reason, **(details or {})})
 
 
 @dataclass
@@ -121,13 +133,6 @@ def as_dict(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas (OWASP CSV injection) in exported text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def export_jsonl(filters: AuditFilter) -> Iterator[str]:
     for event in _rows(filters):
         yield json.dumps(as_dict(event), ensure_ascii=False) + "\n"
@@ -140,7 +145,7 @@ def export_csv(filters: AuditFilter) -> Iterator[str]:
     for event in _rows(filters):
         item = as_dict(event)
         item["details"] = json.dumps(item["details"], ensure_ascii=False)
-        writer.writerow([_cell(item[c]) for c in EXPORT_COLUMNS])
+        writer.writerow([spreadsheet_cell(item[c]) for c in EXPORT_COLUMNS])
         if buffer.tell() > 8192:
             yield buffer.getvalue()
             buffer.seek(0)

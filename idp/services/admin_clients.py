@@ -6,13 +6,16 @@ The same validation serves the console form, the admin API and dynamic registrat
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import Any
+from functools import wraps
+from typing import Any, Callable, TypeVar
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
-from ..errors import InvalidInput
+from ..errors import Forbidden, InvalidInput
 from ..extensions import db
 from ..models import (AuthorizationCode, Client, Consent, LogoutDelivery, OrgUnit, Role,
                       SessionClient, Token, UsedJti, user_roles)
@@ -22,11 +25,66 @@ from .admin_fields import FieldErrors, as_bool, as_list, text
 
 ID_TOKEN_ALGS = ("RS256", "ES256")
 ADMIN_SCOPES = ("admin.clients", "admin.staff", "admin.audit")
+ADMIN_SCOPE_PREFIX = "admin."
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 TTL_LIMITS = {"access_token_ttl": (60, 86_400), "refresh_token_ttl": (300, 31_536_000)}
+
+
+# --- who may touch a client ----------------------------------------------------------------
+#
+# A client holding an admin.* scope is an administrator in its own right: whoever can set its
+# secret, scopes, redirect URIs or status can act as it.  So every operation that changes a
+# client or reveals its credentials is wrapped in @changes_client, which runs guard() first.
+
+
+class ProtectedClient(Forbidden):
+    """The client holds an admin.* scope and the caller is not a full administrator."""
+
+    description = _l("This application holds administrative scopes (admin.*): only an "
+                     "administrator may change it or its credentials.")
+
+
+def is_admin_scope(scope: str) -> bool:
+    return scope.startswith(ADMIN_SCOPE_PREFIX)
+
+
+def holds_admin_scope(client: Client) -> bool:
+    return any(is_admin_scope(s) for s in (client.scope or "").split())
+
+
+def guard(client: Client, actor: Actor, operation: str) -> Client:
+    """Refuse (and audit) ``operation`` on a client holding admin.* unless ``actor`` is a full admin."""
+    if holds_admin_scope(client) and not actor.full_admin:
+        log(actor, "client.change_refused", client=client.client_id, outcome="failure",
+            details={"operation": operation, "reason": "admin_scope"})
+        raise ProtectedClient()
+    return client
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def changes_client(operation: F) -> F:
+    """Mark ``operation(client, ..., actor)`` as changing or revealing a client: guard() first."""
+    signature = inspect.signature(operation)
+    if "client" not in signature.parameters or "actor" not in signature.parameters:
+        raise TypeError(f"{operation.__name__} must take client and actor")
+
+    @wraps(operation)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        guard(bound.arguments["client"], bound.arguments["actor"], operation.__name__)
+        return operation(*args, **kwargs)
+
+    run.changes_client = True  # type: ignore[attr-defined]
+    return run  # type: ignore[return-value]
+
+
+# Functions of this module that take a client yet neither change it nor reveal a credential.
+READS_ONLY = ("as_dict", "guard", "holds_admin_scope")
 
 
 def _uri_list(data: dict, name: str, client_type: str, errors: dict[str, str]) -> list[str]:
@@ -96,7 +154,7 @@ def _scope(data: dict, errors: dict[str, str], may_grant_admin: bool) -> str:
     bad = [token for token in tokens if not SCOPE_TOKEN.match(token)]
     if bad:
         errors["scope"] = _("%(scope)s is not a valid scope.", scope=bad[0])
-    elif not may_grant_admin and any(t in ADMIN_SCOPES for t in tokens):
+    elif not may_grant_admin and any(is_admin_scope(t) for t in tokens):
         # Only a full administrator may hand out the admin API to a program.
         errors["scope"] = _("Only an administrator may grant the admin.* scopes.")
     return " ".join(tokens)
@@ -172,11 +230,14 @@ def validate(data: dict[str, Any], *, current: Client | None = None,
     return clean
 
 
-def create(data: dict[str, Any], actor: Actor, *, may_grant_admin: bool = False,
-           client_id: str | None = None, auth_method: str | None = None,
+def create(data: dict[str, Any], actor: Actor, *, client_id: str | None = None,
+           auth_method: str | None = None,
            event: str = "client.created") -> tuple[Client, str | None]:
-    """Register a client from validated metadata. Returns it and its secret (shown once)."""
-    clean = validate(data, may_grant_admin=may_grant_admin)
+    """Register a client from validated metadata. Returns it and its secret (shown once).
+
+    Only a full administrator (``actor.full_admin``) may give it admin.* scopes.
+    """
+    clean = validate(data, may_grant_admin=actor.full_admin)
     if client_id is not None and not CLIENT_ID.match(client_id):
         raise FieldErrors({"client_id": _("2 to 64 letters, digits, dots, dashes or underscores.")})
     if client_id and db.session.execute(select(Client.id).where(Client.client_id == client_id)).first():
@@ -202,10 +263,10 @@ def _sync_roles(client: Client, names: list[str]) -> None:
             client.roles.append(Role(name=name))
 
 
-def update(client: Client, data: dict[str, Any], actor: Actor, *,
-           may_grant_admin: bool = False) -> Client:
+@changes_client
+def update(client: Client, data: dict[str, Any], actor: Actor) -> Client:
     """Change a client's metadata under the same rules as at creation (type is fixed)."""
-    clean = validate(data, current=client, may_grant_admin=may_grant_admin)
+    clean = validate(data, current=client, may_grant_admin=actor.full_admin)
     _sync_roles(client, clean.pop("roles"))
     changed = sorted(k for k, v in clean.items() if getattr(client, k) != v)
     for key, value in clean.items():
@@ -216,6 +277,7 @@ def update(client: Client, data: dict[str, Any], actor: Actor, *,
     return client
 
 
+@changes_client
 def set_enabled(client: Client, enabled: bool, actor: Actor) -> None:
     client.enabled = enabled
     if not enabled:  # its tokens end with it; re-enabling brings none back
@@ -223,6 +285,7 @@ def set_enabled(client: Client, enabled: bool, actor: Actor) -> None:
     log(actor, "client.enabled" if enabled else "client.disabled", client=client.client_id)
 
 
+@changes_client
 def rotate_secret(client: Client, grace_seconds: int, actor: Actor) -> str:
     if not 0 <= grace_seconds <= 30 * 86_400:
         raise FieldErrors({"grace_seconds": _("Between 0 and 30 days.")})
@@ -232,6 +295,7 @@ def rotate_secret(client: Client, grace_seconds: int, actor: Actor) -> str:
     return secret
 
 
+@changes_client
 def delete_client(client: Client, actor: Actor) -> None:
     """Delete a client and everything issued to it (explicitly: SQLite may not cascade)."""
     pk, client_id = client.id, client.client_id

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..models import OrgUnit, User, utcnow
 from . import passwords, users
 from .admin_audit import Actor, log
+from .admin_csv import spreadsheet_cell
 
 COLUMNS = ("username", "full_name", "email", "department_code", "title", "phone",
            "employee_number")
@@ -162,9 +163,11 @@ def import_staff(content: bytes, actor: Actor) -> tuple[Parsed, list[dict[str, s
 
 
 def passwords_csv(created: list[dict[str, str]]) -> str:
+    """The temporary passwords as CSV; names come from the HR file, so no cell may be a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["username", "full_name", "temporary_password"])
     for item in created:
-        writer.writerow([item["username"], item["full_name"], item["temporary_password"]])
+        writer.writerow([spreadsheet_cell(item[c])
+                         for c in ("username", "full_name", "temporary_password")])
     return "\ufeff" + buffer.getvalue()  # a BOM so that spreadsheet programs read UTF-8

@@ -20,13 +20,17 @@ from ..extensions import db
 from ..models import (
     AuthorizationCode,
     LogoutDelivery,
+    OutgoingMail,
     PasswordResetToken,
     SessionClient,
     SsoSession,
+    ThrottleCounter,
     Token,
     UsedJti,
+    User,
     utcnow,
 )
+from . import audit, throttle
 
 # Batches of one kind run per call at most; what is left waits for the next call, so
 # that one call never holds the worker for long.
@@ -80,6 +84,58 @@ def _purge_sessions(before: datetime, batch_size: int) -> int:
     return total
 
 
+def _stale_counter_condition(now: datetime) -> Any:
+    """Counter rows whose window is over and whose hold (if any) has run out."""
+    cfg = current_app.config
+    key, started = ThrottleCounter.key, ThrottleCounter.window_started_at
+    special = [(key.like(prefix + "%"), window(cfg)) for prefix, window in throttle.WINDOWS.items()]
+    over = [and_(match, started < now - timedelta(seconds=seconds)) for match, seconds in special]
+    default = and_(*[~match for match, _ in special],
+                   started < now - timedelta(seconds=cfg["LOCKOUT_SECONDS"]))
+    unheld = or_(ThrottleCounter.locked_until.is_(None), ThrottleCounter.locked_until < now)
+    return and_(or_(default, *over), unheld)
+
+
+def _summarise_refusals(rows: list[ThrottleCounter]) -> None:
+    """One audit event per aggregated refusal counter (``throttle.first_refusal``) that
+    counted more than the one attempt already audited."""
+    for row in rows:
+        if not row.key.startswith(throttle.AUDIT_PREFIX) or row.failures <= 1:
+            continue
+        reason, _index, key = row.key[len(throttle.AUDIT_PREFIX):].split(":", 2)
+        subject = None
+        if key.startswith("user:") and key[5:].isdigit():
+            user = db.session.get(User, int(key[5:]))
+            subject = user.username if user else None
+        audit.record("login.refused", outcome="failure", actor="system", subject=subject,
+                     ip=key[3:] if key.startswith("ip:") else None, commit=False,
+                     details={"reason": reason, "key": key, "count": row.failures,
+                              "since": row.window_started_at.isoformat(timespec="seconds")})
+
+
+def _purge_counters(now: datetime, batch_size: int) -> int:
+    """Delete the lockout / rate counters that no longer count (summarising refusals)."""
+    total = 0
+    for _ in range(MAX_BATCHES):
+        query = (select(ThrottleCounter).where(_stale_counter_condition(now))
+                 .order_by(ThrottleCounter.key).limit(batch_size))
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = db.session.execute(query).scalars().all()
+        if not rows:
+            db.session.commit()
+            break
+        _summarise_refusals(rows)
+        keys = [row.key for row in rows]
+        total += db.session.execute(
+            delete(ThrottleCounter).where(ThrottleCounter.key.in_(keys))
+            .execution_options(synchronize_session=False)).rowcount
+        db.session.commit()  # the summaries and the deletion together
+        if len(rows) < batch_size:
+            break
+    return total
+
+
 def expired_token_condition(cutoff: datetime) -> Any:
     """Token rows no longer needed: the access token expired before ``cutoff`` and the
     refresh token too, or it was revoked, before ``cutoff`` (or there is none)."""
@@ -89,7 +145,8 @@ def expired_token_condition(cutoff: datetime) -> Any:
 
 
 def purge_expired(batch_size: int = 500, now: datetime | None = None) -> dict[str, int]:
-    """Delete expired grants, used jtis, reset links, old sessions and delivered logouts.
+    """Delete expired grants, used jtis, reset links, old sessions, delivered logouts,
+    stale lockout counters and given-up mail.
 
     Returns the number of rows ended or deleted, by kind.
     """
@@ -108,6 +165,13 @@ def purge_expired(batch_size: int = 500, now: datetime | None = None) -> dict[st
         and_(LogoutDelivery.status == "delivered",
              LogoutDelivery.delivered_at < now - timedelta(
                  seconds=cfg["HOUSEKEEPING_OUTBOX_RETENTION"])),
+        batch_size,
+    )
+    counts["throttle_counters"] = _purge_counters(now, batch_size)
+    counts["mail_outbox"] = _purge(
+        OutgoingMail,
+        and_(OutgoingMail.status == "failed", OutgoingMail.created_at < now - timedelta(
+            seconds=cfg["HOUSEKEEPING_OUTBOX_RETENTION"])),
         batch_size,
     )
     return counts

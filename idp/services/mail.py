@@ -1,23 +1,110 @@
-"""Outgoing mail over SMTP (settings ``SMTP_*``), with the standard library's smtplib."""
+"""Outgoing mail over SMTP (settings ``SMTP_*``), with the standard library's smtplib.
+
+A request never talks to the SMTP server: it queues a row (:func:`queue_mail`) in its
+own transaction, and the worker (``idp worker``, or the inline worker in development)
+sends it (:func:`send_due`).  So a request that mails someone takes the time of one
+that does not (no account enumeration by timing), and a mail server that is down or
+slow holds no request.  Rows are claimed with a lease, as the logout outbox does
+(:mod:`idp.services.backchannel`), so that any number of workers may run.
+"""
 
 from __future__ import annotations
 
 import logging
 import smtplib
 import ssl
+from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
+from sqlalchemy import delete, select, update
+
+from ..extensions import db
+from ..models import OutgoingMail, utcnow
+from .crypto import decrypt, encrypt
 
 log = logging.getLogger("idp.mail")
 
+# A claimed row is not offered to another worker for this long (longer than one attempt).
+LEASE = timedelta(seconds=60)
+BATCH = 20
+SMTP_TIMEOUT = 10  # seconds; the worker, not a request, waits for it
 
-def send_mail(to: str, subject: str, body: str) -> bool:
-    """Send one plain-text message. Returns False (and logs) when the server refuses it.
 
-    A mail failure must not change what the user is told (the reset page answers the
-    same whether or not an account exists), so errors are logged, not raised.
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt did, for the worker's log and the tests."""
+
+    mail_id: int
+    status: str  # sent, pending (will retry) or failed (given up)
+    error: str | None = None
+
+
+def queue_mail(to: str, subject: str, body: str) -> OutgoingMail:
+    """Add a message to the queue in the caller's transaction (the caller commits)."""
+    row = OutgoingMail(recipient=to[:255], subject=subject[:255], body_encrypted=encrypt(body),
+                       next_attempt_at=utcnow())
+    db.session.add(row)
+    return row
+
+
+def _claim(limit: int) -> list[int]:
+    now = utcnow()
+    query = (select(OutgoingMail.id)
+             .where(OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= now)
+             .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id).limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    candidates = db.session.execute(query).scalars().all()
+    db.session.commit()
+    claimed = []
+    for row_id in candidates:
+        # The conditional UPDATE is the claim: of two workers, one moves the row.
+        won = db.session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == row_id, OutgoingMail.status == "pending",
+                   OutgoingMail.next_attempt_at <= now)
+            .values(next_attempt_at=now + LEASE, attempts=OutgoingMail.attempts + 1)
+        ).rowcount
+        if won:
+            claimed.append(row_id)
+    db.session.commit()
+    return claimed
+
+
+def send_due(limit: int = BATCH) -> list[Outcome]:
+    """One worker pass: claim the due messages and hand each to the SMTP server."""
+    return [_deliver(row_id) for row_id in _claim(limit)]
+
+
+def _deliver(row_id: int) -> Outcome:
+    row = db.session.get(OutgoingMail, row_id)
+    to, subject, body = row.recipient, row.subject, decrypt(row.body_encrypted or "")
+    db.session.commit()  # hold no transaction open while the mail server answers
+    error = send_mail(to, subject, body)
+    cfg = current_app.config
+    if error is None:
+        # Sent: nothing of it is kept (the reset link inside is a secret).
+        db.session.execute(delete(OutgoingMail).where(OutgoingMail.id == row_id))
+        db.session.commit()
+        return Outcome(row_id, "sent")
+    row.last_error = error[:500]
+    if row.attempts >= cfg["MAIL_MAX_ATTEMPTS"]:
+        row.status, row.body_encrypted = "failed", None
+    else:
+        delay = cfg["MAIL_RETRY_BASE"] * 2 ** max(row.attempts - 1, 0)
+        row.next_attempt_at = utcnow() + timedelta(seconds=min(delay, 3600))
+    db.session.commit()
+    log.info("mail %s attempt %s: %s", row_id, row.attempts, error)
+    return Outcome(row_id, row.status, error)
+
+
+def send_mail(to: str, subject: str, body: str) -> str | None:
+    """Send one plain-text message now; None when sent, else a short reason (logged).
+
+    Only the worker calls this; requests queue with :func:`queue_mail`.
     """
     cfg = current_app.config
     message = EmailMessage()
@@ -28,7 +115,7 @@ def send_mail(to: str, subject: str, body: str) -> bool:
     message["Message-ID"] = make_msgid(domain=cfg["SMTP_FROM"].rpartition("@")[2] or None)
     message.set_content(body)
     try:
-        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=10) as smtp:
+        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=SMTP_TIMEOUT) as smtp:
             if cfg["SMTP_STARTTLS"]:
                 smtp.starttls(context=ssl.create_default_context())
             if cfg["SMTP_USERNAME"]:
@@ -36,5 +123,5 @@ def send_mail(to: str, subject: str, body: str) -> bool:
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("mail to %s not sent: %s", to.rpartition("@")[2], exc.__class__.__name__)
-        return False
-    return True
+        return exc.__class__.__name__
+    return None

@@ -20,10 +20,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, or_, select, update
 
-from ..errors import AuthenticationFailed
+from ..errors import AccountLocked, AuthenticationFailed
 from ..extensions import db
-from ..models import RecoveryCode, TotpCredential, User, utcnow
-from . import audit, throttle
+from ..models import RecoveryCode, SsoSession, TotpCredential, User, utcnow
+from . import audit, sessions, throttle
 from .crypto import decrypt, encrypt, hash_secret
 
 STEP = 30  # RFC 6238 §4.1: X, the time step, 30 seconds by default
@@ -80,9 +80,11 @@ def _matching_step(secret: str, code: str, now: float | None = None) -> int | No
     return None
 
 
-def enrol(user: User, secret: str, code: str) -> list[str] | None:
+def enrol(user: User, secret: str, code: str, *, keep: SsoSession | None = None) -> list[str] | None:
     """Confirm a new secret with its first code; replaces any previous factor.
 
+    Every session of the user but ``keep`` (the one enrolling, if any) ends: a session
+    opened with the old factor, or by whoever made the change necessary, must not live on.
     Returns the new recovery codes (to show once), or None when the code is wrong.
     """
     step = _matching_step(secret, code)
@@ -94,9 +96,19 @@ def enrol(user: User, secret: str, code: str) -> list[str] | None:
     db.session.add(TotpCredential(user_id=user.id, secret_encrypted=encrypt(secret),
                                   confirmed_at=utcnow(), last_used_step=step))
     codes = _replace_recovery_codes(user)
-    audit.record("mfa.enrol", subject=user.username, commit=False)
     db.session.commit()
+    ended = end_other_sessions(user, keep, "mfa_enrol")
+    audit.record("mfa.enrol", subject=user.username, details={"sessions_ended": ended})
     return codes
+
+
+def end_other_sessions(user: User, keep: SsoSession | None, reason: str) -> int:
+    """End the user's sessions except ``keep`` (with their back-channel logouts)."""
+    rows = db.session.execute(
+        select(SsoSession).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
+    ).scalars().all()
+    return sum(1 for row in rows
+               if (keep is None or row.id != keep.id) and sessions.end_session(row, reason))
 
 
 def _replace_recovery_codes(user: User) -> list[str]:
@@ -154,29 +166,62 @@ def use_recovery_code(user: User, code: str) -> bool:
 def second_factor(user: User, *, code: str = "", recovery_code: str = "", ip: str = "") -> str:
     """Check a TOTP code or a recovery code at sign-in; returns how (``totp``/``recovery``).
 
-    Failures count towards the account's lock like wrong passwords do, since a
-    six-digit code is otherwise quick to guess.
+    Failures count on the account like wrong passwords, until a whole sign-in succeeds
+    (a right password does not start the count again), and on the day's hard cap.
+    The IP's slow-down does not apply: the password step decided about the IP.
     """
     key = throttle.user_key(user, user.username)
-    throttle.check(key, ip)
+    if throttle.second_factor_capped(user):
+        _refused(user, ip, "locked", throttle.second_factor_key(user))
+        raise AccountLocked()
+    try:
+        throttle.check_account(key)
+    except (AccountLocked, throttle.TooManyAttempts) as exc:
+        _refused(user, ip, "locked" if isinstance(exc, AccountLocked) else "throttled", key)
+        raise
     if recovery_code:
         ok, how = use_recovery_code(user, recovery_code), "recovery"
     else:
         ok, how = verify_totp(user, code), "totp"
     if not ok:
-        locked = throttle.fail(key, ip, subject=user.username)
+        locked = throttle.fail_second_factor(user, ip=ip)
         audit.record("login", outcome="failure", subject=user.username, ip=ip,
                      details={"reason": "bad_otp", "method": how})
         if locked:
-            from ..errors import AccountLocked
-
             raise AccountLocked()
         raise AuthenticationFailed(_("The code is not right, or it was used already."))
-    throttle.succeed(key)
+    _verified(user, how, ip)
+    return how
+
+
+def pass_hold(user: User, code: str, *, ip: str = "") -> bool:
+    """The right password was given for a held account: does ``code`` (TOTP or recovery
+    code) pass the hold?  A failure counts like any failed second factor; an account
+    without a factor, or past the daily cap, fails the same way (same answer, same work).
+    """
+    digits = "".join(code.split())
+    recovery = not (len(digits) == 6 and digits.isdigit())
+    ok = False
+    if has_totp(user) and not throttle.second_factor_capped(user):
+        ok = use_recovery_code(user, code) if recovery else verify_totp(user, digits)
+    if not ok:
+        throttle.fail_second_factor(user, ip=ip)
+        return False
+    _verified(user, "recovery" if recovery else "totp", ip)
+    return True
+
+
+def _verified(user: User, how: str, ip: str) -> None:
     event = "mfa.recovery_code" if how == "recovery" else "mfa.verify"
     details = {"remaining": remaining_recovery_codes(user)} if how == "recovery" else {}
     audit.record(event, subject=user.username, ip=ip, details=details)
-    return how
+
+
+def _refused(user: User, ip: str, reason: str, key: str) -> None:
+    """Audited once per key and window (see ``throttle.first_refusal``)."""
+    if throttle.first_refusal(reason, key):
+        audit.record("login", outcome="failure", subject=user.username, ip=ip,
+                     details={"reason": reason, "aggregated": True})
 
 
 def remove(user: User) -> None:

@@ -19,18 +19,32 @@ from ..extensions import db
 from ..models import PasswordResetToken, User, utcnow
 from . import audit, passwords, sessions, throttle, tokens, users
 from .crypto import hash_secret, new_secret
-from .mail import send_mail
+from .mail import queue_mail
 
 
 def request_reset(email: str, link_for: Callable[[str], str], *, ip: str = "") -> bool:
-    """Mail a reset link to the account with this email, if there is one.
+    """Queue a reset link for the account with this email, if there is one.
 
-    ``link_for(token)`` builds the absolute URL. Returns whether a mail was sent
-    (for the audit and the tests; the page must not show it).
+    ``link_for(token)`` builds the absolute URL. Returns whether a mail was queued
+    (for the audit and the tests; the page must not show it).  At most
+    ``RESET_MAX_PER_ADDRESS`` per address and ``RESET_MAX_PER_IP`` per client IP in
+    ``RESET_WINDOW``, counted whether or not the address belongs to anyone.  The mail
+    is sent by the worker, so a known and an unknown address answer in the same time.
     """
+    email = (email or "").strip()
+    subject = email[:64]
+    refused = throttle.over_request_limit(
+        throttle.reset_address_key(email), current_app.config["RESET_MAX_PER_ADDRESS"],
+        throttle.reset_ip_key(ip), current_app.config["RESET_MAX_PER_IP"],
+        window=current_app.config["RESET_WINDOW"])
+    if refused is not None:
+        if refused:  # the first refusal of the window is audited, not every one
+            audit.record("password.reset_request", outcome="failure", subject=subject, ip=ip,
+                         details={"reason": "throttled"})
+        return False
     user = users.find_user(email)
-    if user is None or not user.active or "@" not in (email or ""):
-        audit.record("password.reset_request", outcome="failure", subject=(email or "")[:64],
+    if user is None or not user.active or "@" not in email:
+        audit.record("password.reset_request", outcome="failure", subject=subject,
                      ip=ip, details={"reason": "unknown_email" if user is None else "disabled"})
         return False
     token = new_secret(32)
@@ -39,8 +53,6 @@ def request_reset(email: str, link_for: Callable[[str], str], *, ip: str = "") -
         token_hash=hash_secret(token), user_id=user.id, created_at=now,
         expires_at=now + timedelta(seconds=current_app.config["RESET_TTL"]),
     ))
-    audit.record("password.reset_request", subject=user.username, ip=ip, commit=False)
-    db.session.commit()
     minutes = max(1, current_app.config["RESET_TTL"] // 60)
     body = _(
         "Hello %(name)s,\n\nSomeone (probably you) asked to reset the password of your "
@@ -49,7 +61,11 @@ def request_reset(email: str, link_for: Callable[[str], str], *, ip: str = "") -
         "this, ignore this message: your password stays as it is.\n",
         name=user.full_name, username=user.username, minutes=minutes, link=link_for(token),
     )
-    return send_mail(user.email, _("Reset your password"), body)
+    queue_mail(user.email, _("Reset your password"), body)
+    # One commit: the link, its mail and the audit event together.
+    audit.record("password.reset_request", subject=user.username, ip=ip, commit=False)
+    db.session.commit()
+    return True
 
 
 def _live(token: str):
@@ -90,7 +106,8 @@ def reset_password(token: str, password: str, *, ip: str = "") -> User:
     ended = sessions.end_all_sessions(user, "password_reset")
     tokens.revoke_for_user(user)
     if throttle.is_locked(throttle.user_key(user, user.username)):
-        # Proving the mailbox is enough to lift a lock made by someone guessing.
-        throttle.unlock_user(user, actor=user.username)
+        # Proving the mailbox is enough to lift a lock made by someone guessing; not the
+        # daily cap on second factors (a mailbox is not the authenticator).
+        throttle.unlock_user(user, actor=user.username, second_factor=False)
     audit.record("password.reset", subject=user.username, ip=ip, details={"sessions_ended": ended})
     return user

@@ -7,31 +7,41 @@ account and the answers reveal nothing) and one per client IP (``ip:<addr>``).
 After ``LOCKOUT_DELAY_AFTER`` failures an account must wait a growing delay before
 the next attempt is even checked (the "not before" time is stored; the caller
 answers 429 rather than sleeping in the worker); after ``LOCKOUT_THRESHOLD``
-failures it is locked for ``LOCKOUT_SECONDS``, until then or until the helpdesk
-lifts it.  An IP past ``IP_THRESHOLD`` failures is slowed the same way.
+failures it is held ("locked") for ``LOCKOUT_SECONDS``, until then or until the
+helpdesk lifts it.  An IP past ``IP_THRESHOLD`` failures is slowed the same way.
+
+The account's count holds wrong passwords *and* wrong second factors, and starts
+again only when a whole sign-in succeeds (:func:`signed_in`), not at a right
+password: otherwise [right password, two wrong codes] repeated would never hold
+the account.  Failed second factors also count per day (``mfa-day:<id>``) up to a
+hard cap, ``MFA_DAILY_FAILURE_CAP``, that no hold-passing lifts.
+
+Trade-offs (SECURITY.md): a hold is passed by the right password *plus* a right
+second factor (so five wrong passwords from anyone do not shut out a user who has
+one); an IP's slow-down does not apply to an account that completed a sign-in
+from that address in the last ``THROTTLE_KNOWN_IP_SECONDS`` (``seen:<id>:<ip>``),
+so one office behind one NAT address is not shut out by its neighbours' typos.
 
 The counters live in ``throttle_counters`` (one atomic upsert per failure) or, when
-``REDIS_URL`` is set, in Redis (HINCRBY), so that no concurrent attempt is lost.
+``REDIS_URL`` is set, in Redis (HINCRBY), so that no concurrent attempt is lost
+(:mod:`idp.services.throttle_store`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Protocol
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import ThrottleCounter, User, utcnow
+from ..models import User, utcnow
 from . import audit
+from .throttle_store import DatabaseStore, RedisStore, State, Store, store  # noqa: F401
 
 MAX_DELAY = 300  # seconds; an IP is slowed at most this much per attempt
 
@@ -48,14 +58,6 @@ class TooManyAttempts(DomainError):
         self.retry_after = max(1, retry_after)
 
 
-@dataclass(frozen=True)
-class State:
-    """A key's counter: failures in the current window, and the time it may try again."""
-
-    failures: int = 0
-    not_before: datetime | None = None
-
-
 def user_key(user: User | None, identifier: str) -> str:
     if user is not None:
         return f"user:{user.id}"
@@ -67,98 +69,34 @@ def ip_key(ip: str) -> str:
     return f"ip:{(ip or 'unknown')[:64]}"
 
 
-# --- storage ----------------------------------------------------------------------------
+def second_factor_key(user: User) -> str:
+    """Failed second factors of one account in the current day (the hard cap)."""
+    return f"mfa-day:{user.id}"
 
 
-class Store(Protocol):
-    def get(self, key: str) -> State: ...
-    def incr(self, key: str, now: datetime, window: int) -> int: ...
-    def hold(self, key: str, until: datetime) -> None: ...
-    def clear(self, key: str) -> None: ...
+def known_ip_key(user: User, ip: str) -> str:
+    """Marks that ``user`` completed a sign-in from ``ip`` (an IP slow-down spares it)."""
+    return f"seen:{user.id}:{(ip or 'unknown')[:64]}"
 
 
-class DatabaseStore:
-    """``throttle_counters`` rows; each failure is one INSERT ... ON CONFLICT DO UPDATE."""
-
-    def get(self, key: str) -> State:
-        row = db.session.get(ThrottleCounter, key, populate_existing=True)
-        if row is None:
-            return State()
-        return State(row.failures, row.locked_until)
-
-    def incr(self, key: str, now: datetime, window: int) -> int:
-        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-        table = ThrottleCounter.__table__
-        stale = table.c.window_started_at < now - timedelta(seconds=window)
-        # The window restarts when its first failure is older than the lock period,
-        # in the same statement, so that concurrent failures are all counted.
-        stmt = dialect.insert(table).values(key=key, failures=1, window_started_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "failures": case((stale, 1), else_=table.c.failures + 1),
-                "window_started_at": case((stale, now), else_=table.c.window_started_at),
-            },
-        ).returning(table.c.failures)
-        failures = db.session.execute(stmt).scalar_one()
-        db.session.commit()
-        return failures
-
-    def hold(self, key: str, until: datetime) -> None:
-        db.session.execute(
-            update(ThrottleCounter).where(ThrottleCounter.key == key).values(locked_until=until)
-        )
-        db.session.commit()
-
-    def clear(self, key: str) -> None:
-        db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
-        db.session.commit()
+def reset_address_key(email: str) -> str:
+    """Password-reset requests for one address (known or not: the same count)."""
+    name = (email or "").strip().lower().encode("utf-8", "surrogatepass")
+    return f"reset-to:{hashlib.sha256(name).hexdigest()[:40]}"
 
 
-class RedisStore:
-    """A Redis hash per key; the key expires with its window or its lock."""
-
-    def __init__(self, url: str, prefix: str = "idp:"):
-        import redis
-
-        self.redis = redis.Redis.from_url(url)
-        self.prefix = prefix
-
-    def _name(self, key: str) -> str:
-        return f"{self.prefix}throttle:{key}"
-
-    def get(self, key: str) -> State:
-        failures, until = self.redis.hmget(self._name(key), "failures", "not_before")
-        stamp = datetime.fromisoformat(until.decode()) if until else None
-        return State(int(failures or 0), stamp)
-
-    def incr(self, key: str, now: datetime, window: int) -> int:
-        name = self._name(key)
-        pipe = self.redis.pipeline()
-        pipe.hincrby(name, "failures", 1)
-        pipe.expire(name, window, nx=True)  # the window starts with its first failure
-        failures, _ = pipe.execute()
-        return int(failures)
-
-    def hold(self, key: str, until: datetime) -> None:
-        name = self._name(key)
-        pipe = self.redis.pipeline()
-        pipe.hset(name, "not_before", until.isoformat())
-        pipe.expire(name, max(1, math.ceil((until - utcnow()).total_seconds())), gt=True)
-        pipe.execute()
-
-    def clear(self, key: str) -> None:
-        self.redis.delete(self._name(key))
+def reset_ip_key(ip: str) -> str:
+    return f"reset-ip:{(ip or 'unknown')[:64]}"
 
 
-@lru_cache(maxsize=4)
-def _redis_store(url: str, prefix: str) -> RedisStore:
-    return RedisStore(url, prefix)
-
-
-def store() -> Store:
-    url = current_app.config.get("REDIS_URL")
-    return _redis_store(url, current_app.config["REDIS_PREFIX"]) if url else DatabaseStore()
+DAY = 86400
+# Key prefixes whose window is not LOCKOUT_SECONDS (housekeeping purges by these).
+WINDOWS = {
+    "mfa-day:": lambda cfg: DAY,
+    "seen:": lambda cfg: cfg["THROTTLE_KNOWN_IP_SECONDS"],
+    "reset-to:": lambda cfg: cfg["RESET_WINDOW"],
+    "reset-ip:": lambda cfg: cfg["RESET_WINDOW"],
+}
 
 
 # --- policy -------------------------------------------------------------------------------
@@ -188,53 +126,143 @@ def _lock_end(state: State, now: datetime) -> datetime | None:
     return state.not_before if locked and _wait(state, now) else None
 
 
-def check(account: str, ip: str) -> None:
-    """Refuse an attempt that comes too early. Raise before any password is checked.
-
-    Lock first (``AccountLocked``), then the account's delay, then the IP's delay
-    (``TooManyAttempts``): the same answers whatever the password would have been.
-    """
+def check_account(account: str) -> None:
+    """Refuse an attempt on a held account (``AccountLocked``) or one that comes before
+    the account's delay is over (``TooManyAttempts``)."""
     from ..errors import AccountLocked
 
     now = utcnow()
-    backend = store()
-    state = backend.get(account)  # read once for the lock and the delay
+    state = store().get(account)  # read once for the lock and the delay
     if _lock_end(state, now):
         raise AccountLocked(detail=f"{account} is locked")
-    for each in (state, backend.get(ip_key(ip))):
-        wait = _wait(each, now)
-        if wait:
-            raise TooManyAttempts(wait)
+    wait = _wait(state, now)
+    if wait:
+        raise TooManyAttempts(wait)
 
 
-def fail(account: str, ip: str, *, subject: str | None = None) -> bool:
-    """Count one failure on the account and the IP. True when it has just locked the account."""
+def check_ip(ip: str, user: User | None) -> None:
+    """Refuse an attempt from a slowed-down IP, unless ``user`` signed in from it lately.
+
+    Decided before any password is checked, so the answer does not depend on it.
+    """
+    if user is not None and is_known_ip(user, ip):
+        return
+    wait = _wait(store().get(ip_key(ip)), utcnow())
+    if wait:
+        raise TooManyAttempts(wait)
+
+
+def check(account: str, ip: str, user: User | None = None) -> None:
+    """The account's hold and delay first, then the IP's delay: the same answers whatever
+    the password would have been. Raise before any password is checked."""
+    check_account(account)
+    check_ip(ip, user)
+
+
+def is_known_ip(user: User, ip: str) -> bool:
+    window = current_app.config["THROTTLE_KNOWN_IP_SECONDS"]
+    return store().get(known_ip_key(user, ip)).within(window, utcnow()) > 0
+
+
+def _count_account(backend: Store, account: str, now: datetime, subject: str | None,
+                   ip: str) -> bool:
+    """One failure on the account: delays, then the hold. True when it is held."""
     cfg = current_app.config
-    now = utcnow()
-    backend = store()
     window = cfg["LOCKOUT_SECONDS"]
     failures = backend.incr(account, now, window)
-    ip_failures = backend.incr(ip_key(ip), now, window)
     locked = failures >= cfg["LOCKOUT_THRESHOLD"]
     wait = window if locked else _delay(failures, cfg["LOCKOUT_DELAY_AFTER"])
     if wait:
         backend.hold(account, now + timedelta(seconds=wait))
-    ip_wait = _delay(ip_failures, cfg["IP_THRESHOLD"])
-    if ip_wait:
-        backend.hold(ip_key(ip), now + timedelta(seconds=ip_wait))
-    just_locked = failures == cfg["LOCKOUT_THRESHOLD"]
-    if just_locked and subject:
+    if failures == cfg["LOCKOUT_THRESHOLD"] and subject:
         _mirror_lock(account, now + timedelta(seconds=window))
         audit.record("account.lock", outcome="success", actor="system", subject=subject,
                      ip=ip, details={"failures": failures, "seconds": window})
     return locked
 
 
+def fail(account: str, ip: str, *, subject: str | None = None) -> bool:
+    """Count one wrong password on the account and the IP. True when the account is held."""
+    cfg = current_app.config
+    now = utcnow()
+    backend = store()
+    locked = _count_account(backend, account, now, subject, ip)
+    ip_failures = backend.incr(ip_key(ip), now, cfg["LOCKOUT_SECONDS"])
+    ip_wait = _delay(ip_failures, cfg["IP_THRESHOLD"])
+    if ip_wait:
+        backend.hold(ip_key(ip), now + timedelta(seconds=ip_wait))
+    return locked
+
+
+def fail_second_factor(user: User, *, ip: str = "") -> bool:
+    """Count one failed second factor on the account and on its day.
+
+    The same two counter writes as :func:`fail` (account + one more key), so that a
+    held account answers a wrong password and a wrong code in the same time.  True when
+    the account is held or its daily cap is reached.
+    """
+    cap = current_app.config["MFA_DAILY_FAILURE_CAP"]
+    now = utcnow()
+    backend = store()
+    locked = _count_account(backend, user_key(user, user.username), now, user.username, ip)
+    day = backend.incr(second_factor_key(user), now, DAY)
+    if day == cap:
+        _mirror_lock(user_key(user, user.username), now + timedelta(seconds=DAY))
+        audit.record("account.lock", outcome="success", actor="system", subject=user.username,
+                     ip=ip, details={"failures": day, "seconds": DAY,
+                                     "reason": "second_factor_daily_cap"})
+    return locked or day >= cap
+
+
+def second_factor_capped(user: User) -> bool:
+    """The account failed ``MFA_DAILY_FAILURE_CAP`` second factors today: refuse them all."""
+    state = store().get(second_factor_key(user))
+    return state.within(DAY, utcnow()) >= current_app.config["MFA_DAILY_FAILURE_CAP"]
+
+
 def succeed(account: str) -> None:
-    """A correct sign-in starts the account's count again (the IP's count stays)."""
+    """Start the account's count again (re-confirming the password while signed in)."""
     backend = store()
     if backend.get(account).failures:
         backend.clear(account)
+
+
+def signed_in(user: User, ip: str) -> None:
+    """A whole sign-in succeeded: the account's count starts again (not the daily cap),
+    and the IP is remembered as one this user signs in from."""
+    succeed(user_key(user, user.username))
+    store().incr(known_ip_key(user, ip), utcnow(), current_app.config["THROTTLE_KNOWN_IP_SECONDS"])
+
+
+def first_refusal(reason: str, key: str) -> bool:
+    """Count an attempt refused by a hold or a delay; True for the first of ``key`` in
+    its window (LOCKOUT_SECONDS), the one to audit.
+
+    Refusals cost no audit row (nor the audit chain's lock) each: housekeeping writes one
+    event with the count when the window is over (``housekeeping._purge_counters``).
+    The count lives in the database even with Redis, for housekeeping to find it.
+    """
+    window = current_app.config["LOCKOUT_SECONDS"]
+    now = utcnow()
+    index = int(now.timestamp()) // max(1, window)
+    return DatabaseStore().incr(f"{AUDIT_PREFIX}{reason}:{index}:{key}", now, window) == 1
+
+
+AUDIT_PREFIX = "audit:"
+
+
+def over_request_limit(first: str, first_max: int, second: str, second_max: int, *,
+                       window: int) -> bool | None:
+    """Count one request on two keys; None while both are within their limits.
+
+    Otherwise True for the first request refused in the window (to audit), else False.
+    """
+    now = utcnow()
+    backend = store()
+    a, b = backend.incr(first, now, window), backend.incr(second, now, window)
+    if a <= first_max and b <= second_max:
+        return None
+    return a == first_max + 1 or b == second_max + 1
 
 
 def failures(key: str) -> int:
@@ -250,14 +278,18 @@ def _mirror_lock(account: str, until: datetime | None) -> None:
         db.session.commit()
 
 
-def unlock_user(user: User, actor: str) -> bool:
+def unlock_user(user: User, actor: str, *, second_factor: bool = True) -> bool:
     """Lift an account's lock and delays (helpdesk, admin console, ``idp user unlock``).
 
+    ``second_factor`` lifts the daily cap of failed second factors too (the helpdesk
+    does; a reset link, which proves only the mailbox, does not).
     Returns whether the account was locked. Always audited.
     """
     key = user_key(user, user.username)
     was_locked = is_locked(key) is not None
     store().clear(key)
+    if second_factor:
+        store().clear(second_factor_key(user))
     _mirror_lock(key, None)
     audit.record("account.unlock", actor=actor, subject=user.username,
                  details={"was_locked": was_locked})

@@ -1,7 +1,7 @@
 """clients.pkce_required: PKCE required unless a client is registered otherwise
 
 Revision ID: 0002_tokens
-Revises: 0001_initial
+Revises: 0002_auth
 Create Date: 2026-12-02 06:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0002_tokens"
-down_revision = "0001_initial"
+down_revision = "0002_auth"
 branch_labels = None
 depends_on = None
 

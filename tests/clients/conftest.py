@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from fake_op import FakeOP
-from sso_testkit import STAFF, Browser, build_rp
+from tests.clients.fake_op import FakeOP
+from tests.clients.sso_testkit import STAFF, Browser, build_rp
 
 
 @pytest.fixture(scope="session")

@@ -58,8 +58,17 @@ class FakeOP:
         self.refresh_count = 0
         self.codes: dict[str, dict[str, Any]] = {}
         self.access_tokens: dict[str, str] = {}
+        self.access_clients: dict[str, str] = {}
         self.refresh_tokens: dict[str, str] = {}
         self.metadata_drop: set[str] = set()  # discovery members to leave out
+        self.granted_scope = "openid profile email roles department offline_access"
+        self.refresh_requests: list[dict[str, str]] = []
+        self.refresh_id_token_overrides: dict[str, Any] = {}
+        self.refresh_rogue = False  # sign the refreshed ID token with the rogue key
+        self.userinfo_status = 200
+        self.userinfo_signed = False  # answer application/jwt (OIDC Core 5.3.2)
+        self.userinfo_rogue = False   # ... signed with a key that is not in the JWKS
+        self.userinfo_raw: str | None = None  # a body to send as is (with text/html)
 
     def start(self) -> "FakeOP":
         self._thread.start()
@@ -95,13 +104,20 @@ class FakeOP:
     def _profile(self) -> dict[str, Any]:
         return {k: v for k, v in self.user.items() if k != "sub"}
 
-    def _tokens(self, client_id: str, nonce: str | None) -> dict[str, Any]:
+    def _tokens(self, client_id: str, nonce: str | None, refreshed: bool = False) -> dict[str, Any]:
         access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         self.access_tokens[access] = self.user["sub"]
+        self.access_clients[access] = client_id
         self.refresh_tokens[refresh] = client_id
+        if refreshed:
+            now = int(time.time())
+            claims = {"iss": self.issuer, "aud": client_id, "sub": self.user["sub"], "iat": now, "exp": now + 300,
+                      **self.refresh_id_token_overrides}
+            id_token = self.sign(_apply(claims, {}), rogue=self.refresh_rogue)
+        else:
+            id_token = self.id_token(client_id, nonce)
         return {"access_token": access, "token_type": "Bearer", "expires_in": self.access_token_ttl,
-                "refresh_token": refresh, "id_token": self.id_token(client_id, nonce),
-                "scope": "openid profile email roles department offline_access"}
+                "refresh_token": refresh, "id_token": id_token, "scope": self.granted_scope}
 
     # The HTTP side
 
@@ -150,10 +166,14 @@ class FakeOP:
         client_id = self._client_id()
         form = request.form
         if form.get("grant_type") == "refresh_token":
+            self.refresh_requests.append(form.to_dict())
+            # RFC 6749 §6: not beyond the original grant (a strict provider, as node-oidc-provider).
+            if not set(form.get("scope", "").split()) <= set(self.granted_scope.split()):
+                return jsonify(error="invalid_scope", error_description="Beyond the grant."), 400
             if self.refuse_refresh or self.refresh_tokens.pop(form.get("refresh_token", ""), None) != client_id:
                 return jsonify(error="invalid_grant", error_description="Refresh token refused."), 400
             self.refresh_count += 1
-            return jsonify(self._tokens(client_id, None))
+            return jsonify(self._tokens(client_id, None, refreshed=True))
         req = self.codes.pop(form.get("code", ""), None)
         # RFC 7636 §4.6: the verifier must hash to the challenge sent at /authorize.
         if (not req or req["client_id"] != client_id or req["redirect_uri"] != form.get("redirect_uri")
@@ -163,9 +183,17 @@ class FakeOP:
 
     def userinfo(self) -> Any:
         header = request.headers.get("Authorization", "")
-        sub = self.access_tokens.get(header.removeprefix("Bearer "))
-        if not sub:
-            return jsonify(error="invalid_token"), 401
+        access = header.removeprefix("Bearer ")
+        sub = self.access_tokens.get(access)
+        if not sub or self.userinfo_status == 401:
+            return jsonify(error="invalid_token"), 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        if self.userinfo_status != 200:
+            return "unavailable", self.userinfo_status
+        if self.userinfo_raw is not None:
+            return self.userinfo_raw, 200, {"Content-Type": "text/html"}
+        if self.userinfo_signed:
+            claims = {"sub": sub, "iss": self.issuer, "aud": self.access_clients[access], **self._profile()}
+            return self.sign(claims, rogue=self.userinfo_rogue), 200, {"Content-Type": "application/jwt"}
         return jsonify({"sub": sub, **self._profile()})
 
     def end_session(self) -> Any:

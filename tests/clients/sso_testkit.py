@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from clients.idp_client import SSO, current_user, login_required, require_role
-from fake_op import FakeOP
+from tests.clients.fake_op import FakeOP
 
 STAFF = {
     "sub": "u-1", "name": "Nguyễn Văn An", "preferred_username": "an.nv", "email": "an.nv@bo.gov.vn",

@@ -1,8 +1,8 @@
 """login_required, require_role, the claims in current_user, and the CSRF guard."""
 from __future__ import annotations
 
-from sso_testkit import Browser
-from fake_op import DROP, FakeOP
+from tests.clients.sso_testkit import Browser
+from tests.clients.fake_op import DROP, FakeOP
 
 
 def test_login_required_redirects_anonymous_visitors(browser: Browser) -> None:

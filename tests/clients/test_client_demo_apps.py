@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 
 from clients import docs_app, onestop, webmail
-from fake_op import FakeOP
-from sso_testkit import STAFF, Browser
+from tests.clients.fake_op import FakeOP
+from tests.clients.sso_testkit import STAFF, Browser
 
 URLS = {"DOCS_URL": "http://docs.test", "WEBMAIL_URL": "http://webmail.test", "ONESTOP_URL": "http://onestop.test"}
 

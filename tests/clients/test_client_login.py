@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sso_testkit import Browser
-from fake_op import DROP, FakeOP
+from tests.clients.sso_testkit import Browser
+from tests.clients.fake_op import DROP, FakeOP
 
 
 def test_login_redirect_has_pkce_state_and_nonce(browser: Browser, op: FakeOP) -> None:
@@ -109,7 +109,7 @@ def test_provider_error_is_a_readable_page(browser: Browser, op: FakeOP) -> None
 
 
 def test_unreachable_provider_is_not_a_500(op: FakeOP, tmp_path) -> None:
-    from sso_testkit import build_rp
+    from tests.clients.sso_testkit import build_rp
 
     app = build_rp(op, tmp_path, SSO_ISSUER="http://127.0.0.1:9")  # nothing listens on port 9
     response = app.test_client().get("/auth/login")
@@ -119,9 +119,9 @@ def test_unreachable_provider_is_not_a_500(op: FakeOP, tmp_path) -> None:
 
 def test_metadata_without_an_authorization_endpoint_is_not_a_500(op: FakeOP, tmp_path) -> None:
     """OIDC Discovery 1.0 §3: a provider whose metadata lacks a REQUIRED member can't be used."""
-    from sso_testkit import build_rp
+    from tests.clients.sso_testkit import build_rp
 
     op.metadata_drop = {"authorization_endpoint"}
     response = build_rp(op, tmp_path).test_client().get("/auth/login")
     assert response.status_code == 502
-    assert "temporarily_unavailable" in response.text
+    assert "invalid_metadata" in response.text and "lacks authorization_endpoint" in response.text

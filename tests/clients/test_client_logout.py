@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from fake_op import DROP, FakeOP
-from sso_testkit import Browser
+from tests.clients.fake_op import DROP, FakeOP
+from tests.clients.sso_testkit import Browser
 
 BCL = "/auth/backchannel-logout"
 
@@ -62,7 +62,7 @@ def test_backchannel_logout_by_sub_ends_all_sessions_of_the_user(rp: Flask, op: 
 
 def test_backchannel_logout_accepts_an_unknown_signing_key_after_refreshing_jwks(rp: Flask, op: FakeOP) -> None:
     browser = _signed_in(rp, op)
-    from fake_op import _key
+    from tests.clients.fake_op import _key
 
     op.key = _key("k2")  # the OP rotated its key after our JWKS was cached
     response = rp.test_client().post(BCL, data={"logout_token": op.logout_token("rp")})

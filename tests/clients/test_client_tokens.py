@@ -1,8 +1,8 @@
 """Access tokens refreshed before they expire (RFC 6749 §6) and the bearer API helper (RFC 6750)."""
 from __future__ import annotations
 
-from fake_op import FakeOP
-from sso_testkit import Browser
+from tests.clients.fake_op import FakeOP
+from tests.clients.sso_testkit import Browser
 
 
 def _token(browser: Browser) -> dict:

@@ -2,12 +2,11 @@
 
 import json
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from idp.extensions import db
 from idp.models import Client, SigningKey, User
-from idp.services import audit, clients, database, passwords
+from idp.services import audit, clients, passwords
 from tests.conftest import PASSWORD
 
 
@@ -17,6 +16,10 @@ def test_init_creates_schema_and_keys_and_is_safe_to_rerun(app, runner):
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     first = runner.invoke(["init"])
     assert first.exit_code == 0, first.output
+    from alembic.script import ScriptDirectory
+
+    from idp.services import database
+
     head = ScriptDirectory.from_config(database.alembic_config()).get_current_head()
     assert f"Database at revision {head}." in first.output
     assert first.output.count("signing key") == 4

@@ -2,7 +2,6 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from idp import create_app
@@ -10,14 +9,19 @@ from idp.extensions import db
 from idp.services import database
 
 
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(database.alembic_config()).get_current_head()
+
+
 def test_migrations_match_models(config):
     app = create_app(config)
     with app.app_context():
-        head = ScriptDirectory.from_config(database.alembic_config()).get_current_head()
         with db.engine.begin() as conn:
             db.metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        assert database.upgrade() == head
+        assert database.upgrade() == _head()
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         assert diff == []
@@ -26,7 +30,7 @@ def test_migrations_match_models(config):
                 "authorization_codes", "signing_keys", "totp_credentials", "audit_events",
                 "logout_deliveries"} <= tables
         # Running the upgrade again is harmless.
-        assert database.upgrade() == head
+        assert database.upgrade() == _head()
         with db.engine.begin() as conn:
             db.metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
