@@ -188,6 +188,29 @@ def test_a_protected_client_may_still_get_another_admin_scope(client, client_cre
     assert response.status_code == 200 and response.get_json()["scope"] == "admin.staff admin.audit"
 
 
+def test_a_person_never_gets_admin_scopes_through_a_web_client_holding_them(
+        client, confidential_client, user, sso_login):
+    """A web client given admin.* (say by the CLI) does not lend them to whoever signs in."""
+    from tests.security.kit import Flow
+
+    confidential_client.row.scope += " admin.clients admin.staff admin.audit"
+    db.session.commit()
+    sso_login(user)
+    flow = Flow(client, confidential_client)
+    code, verifier = flow.code(scope="openid offline_access admin.clients admin.staff admin.audit")
+    issued = client.post("/token", data=flow.token_form(code, verifier), **flow.auth()).get_json()
+    assert issued["scope"].split() == ["openid", "offline_access"]
+    refreshed = client.post("/token", data={"grant_type": "refresh_token",
+                                            "refresh_token": issued["refresh_token"],
+                                            "scope": "openid admin.staff"}, **flow.auth())
+    assert refreshed.status_code == 400 and refreshed.get_json()["error"] == "invalid_scope"
+    response = _api(client, issued["access_token"], "PATCH", f"/users/{user.username}",
+                    json={"roles": ["admin"]})
+    assert response.status_code == 403 and response.get_json()["error"] == "insufficient_scope"
+    db.session.expire_all()
+    assert users.get_user(user.username).global_roles() == []
+
+
 # --- #6 encodings a browser normalises ----------------------------------------------------
 
 
@@ -242,3 +265,44 @@ def test_browser_normalised_targets_stay_on_the_origin(raw_next: str, demo_op, t
         location = response.headers["Location"]
         assert location.startswith("/") and not location.startswith("//"), location
         assert _same_origin(location), location
+
+
+def _docs(demo_op, tmp_path: Path):
+    from clients import docs_app
+
+    demo_op.reset()
+    return docs_app.create_app({
+        "DOCS_URL": "http://localhost", "WEBMAIL_URL": "http://webmail.test",
+        "ONESTOP_URL": "http://onestop.test", "SSO_ISSUER": demo_op.issuer, "SSO_CLIENT_ID": "docs",
+        "SSO_CLIENT_SECRET": "docs-secret", "DATABASE": str(tmp_path / "docs.sqlite3")})
+
+
+PHISH = "Phiên đã hết hạn. Đăng nhập lại tại https://evil.example/sso"
+
+
+@pytest.mark.parametrize("state", [None, "made-up-state"])
+def test_a_crafted_error_callback_shows_none_of_the_attackers_text(state, demo_op, tmp_path: Path):
+    """The error page is the app's: a link the attacker made puts no words of theirs on it."""
+    client = _docs(demo_op, tmp_path).test_client()
+    query = {"error": "account_locked", "error_description": PHISH, "iss": demo_op.issuer}
+    if state:
+        query["state"] = state
+    response = client.get("/auth/callback", query_string=query)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "evil.example" not in page and "account_locked" not in page
+    assert "invalid_state" in page
+
+
+def test_the_providers_own_error_answer_is_still_shown(demo_op, tmp_path: Path):
+    from urllib.parse import parse_qs
+
+    client = _docs(demo_op, tmp_path).test_client()
+    start = client.get("/auth/login?next=/")
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    response = client.get("/auth/callback", query_string={
+        "error": "access_denied", "error_description": "Người dùng đã từ chối.", "state": state,
+        "iss": demo_op.issuer})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "access_denied" in page and "Người dùng đã từ chối." in page
