@@ -131,6 +131,24 @@ def test_helpdesk_still_cannot_take_over_an_administrator_in_the_console(client,
     assert not users.get_user(admin_user.username).must_change_password
 
 
+def test_every_operation_on_an_account_passes_the_guard():
+    """A future operation on a staff account cannot forget the check (as for clients)."""
+    import inspect
+
+    from idp.services import admin_users
+
+    checked = []
+    for name, function in inspect.getmembers(admin_users, inspect.isfunction):
+        if function.__module__ != admin_users.__name__ or name.startswith("_") or name == "guard":
+            continue
+        parameters = inspect.signature(function).parameters
+        if "user" in parameters and "actor" in parameters:
+            assert "guard(user, actor," in inspect.getsource(function), name
+            checked.append(name)
+    assert sorted(checked) == ["end_sessions", "reset_mfa", "reset_password", "set_enabled",
+                               "set_roles", "unlock", "update"]
+
+
 # --- #1b an ordinary client given admin.* afterwards --------------------------------------
 
 
