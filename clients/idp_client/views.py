@@ -82,7 +82,8 @@ def check_error() -> None:
         if pending.take(request.args.get("state")) is None:
             # RFC 6749 §10.12: not an answer to our request, so not the provider's words: a crafted
             # link must not put its own text ("sign in again at …") on the app's error page.
-            raise CallbackError("invalid_state", "The sign-in response does not belong to this browser session.")
+            raise CallbackError("invalid_state",
+                                "The sign-in response does not belong to this browser session.")
         raise CallbackError(error, request.args.get("error_description") or "")
 
 

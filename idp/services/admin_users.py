@@ -28,7 +28,7 @@ PROFILE_FIELDS = ("full_name", "email", "title", "phone", "employee_number")
 
 
 class ProtectedAccount(Forbidden):
-    """The account holds a global role (or one is being given) and the caller is not a full admin."""
+    """The account holds (or is given) a global role and the caller is not a full administrator."""
 
     description = _l("Only an administrator may do this to an account with an admin role.")
 
