@@ -216,6 +216,13 @@ def validate(data: dict[str, Any], *, current: Client | None = None,
             and "redirect_uris" not in errors:
         errors["redirect_uris"] = _("At least one redirect URI is required for the code flow.")
     clean["scope"] = _scope(data, errors, may_grant_admin)
+    if current is not None and "scope" not in errors and not holds_admin_scope(current) \
+            and any(is_admin_scope(t) for t in clean["scope"].split()):
+        # Its secret, keys or registration access token may be known to whoever created or
+        # rotated it (a client-admin, a developer): admin.* would make them administrators.
+        errors["scope"] = _("The admin.* scopes are given only when an application is registered: "
+                            "whoever already holds this one's credentials would become an "
+                            "administrator. Register a new application.")
     alg = str(data.get("id_token_signed_response_alg") or "RS256")
     if alg not in ID_TOKEN_ALGS:
         errors["id_token_signed_response_alg"] = _("Choose RS256 or ES256.")
