@@ -74,10 +74,16 @@ def validate_outbound_uri(uri: str, *, field: str = "backchannel_logout_uri") ->
     try:
         outbound.check_uri(uri, outbound.policy(current_app.config))
     except outbound.Refused as exc:
-        raise InvalidInput(_("%(field)s: the provider may not call %(uri)s (%(reason)s). Use an "
-                             "https address on a public host, or ask the operator to list an "
-                             "internal host in IDP_OUTBOUND_ALLOW.",
-                             field=field, uri=uri, reason=str(exc))) from None
+        if exc.kind == "scheme":
+            message = _("%(field)s: %(uri)s must use https.", field=field, uri=uri)
+        elif exc.kind == "address":
+            message = _("%(field)s: %(host)s is %(address)s, an address the provider may not "
+                        "call (loopback, private, link-local or reserved). Use a public host, "
+                        "or ask the operator to list it in IDP_OUTBOUND_ALLOW.",
+                        field=field, host=exc.host, address=exc.address)
+        else:
+            message = _("%(field)s: the provider may not call %(uri)s.", field=field, uri=uri)
+        raise InvalidInput(message) from None
     return uri
 
 

@@ -40,7 +40,15 @@ CHUNK = 8192
 
 
 class Refused(Exception):
-    """The URI or the address it resolves to is not one the provider may reach."""
+    """The URI or the address it resolves to is not one the provider may reach.
+
+    ``kind`` is ``scheme``, ``address`` (then ``host`` and ``address`` are set) or
+    ``uri``, so that callers can word the refusal for a person in their language.
+    """
+
+    def __init__(self, message: str, kind: str = "uri", host: str = "", address: str = ""):
+        super().__init__(message)
+        self.kind, self.host, self.address = kind, host, address
 
 
 class OutboundError(Exception):
@@ -147,14 +155,15 @@ def _parts(uri: str, rules: Policy) -> tuple[str, str, int]:
         return parts.scheme, host, port
     if parts.scheme == "http" and rules.development_loopback and _loopback_host(host):
         return parts.scheme, host, port
-    raise Refused("only https is allowed")
+    raise Refused("only https is allowed", kind="scheme")
 
 
 def _checked(host: str, port: int, rules: Policy) -> list[IPAddress]:
     addresses = resolve(host, port)
     for address in addresses:
         if not address_allowed(address, host, rules):
-            raise Refused(f"{host} resolves to {address}, which is not a public address")
+            raise Refused(f"{host} resolves to {address}, which is not a public address",
+                          kind="address", host=host, address=str(address))
     return addresses
 
 
@@ -192,7 +201,9 @@ def _read(response: urllib3.BaseHTTPResponse, max_bytes: int, deadline: float,
         sock = getattr(getattr(response, "connection", None), "sock", None)
         if sock is not None:
             sock.settimeout(remaining)  # one total deadline, also for a trickling body
-        chunk = response.read(min(CHUNK, max_bytes + 1 - len(body)))
+        # read1: what has arrived, not "wait until CHUNK bytes" (a trickle would outlast
+        # the deadline); no decoding, so a compressed body cannot expand past the limit.
+        chunk = response.read1(min(CHUNK, max_bytes + 1 - len(body)), decode_content=False)
         if not chunk:
             return bytes(body)
         body += chunk
@@ -219,7 +230,8 @@ def send(method: str, uri: str, rules: Policy, *, timeout: float, max_bytes: int
     pool = _pool(scheme, host, address, port)
     try:
         response = pool.urlopen(method, target, body=body, headers=all_headers, redirect=False,
-                                retries=False, preload_content=False, assert_same_host=False,
+                                retries=False, preload_content=False, decode_content=False,
+                                assert_same_host=False,
                                 timeout=urllib3.Timeout(total=max(deadline - time.monotonic(), 0.01)))
         try:
             if 300 <= response.status < 400:
