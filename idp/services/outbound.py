@@ -74,7 +74,13 @@ class Reply:
 
 
 def _loopback_host(host: str) -> bool:
-    return host in {"localhost", "::1"} or host.startswith("127.")
+    """``localhost`` or a loopback IP literal (not a name such as 127.0.0.1.example.com)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def policy(config: Mapping[str, Any]) -> Policy:
