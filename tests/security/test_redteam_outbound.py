@@ -3,8 +3,8 @@ and the 100 kB state at end_session), each performed as the attacker did.
 
 The JWKS and back-channel receivers are real HTTP servers on 127.0.0.1 (port 0): the
 default test issuer is a plain-http loopback development issuer, the one configuration
-in which the provider may call loopback. Tests marked ``STRICT`` run with an https
-issuer, where the production rules apply (https only, public addresses only).
+in which the provider may call loopback. Tests marked ``STRICT`` run in production mode
+with an https issuer: https only, public addresses only.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.admin.conftest import csrf, make_staff, sign_in_as  # noqa: F401  (fi
 from tests.conftest import _register
 from tests.security.kit import run_at_once
 
-STRICT = pytest.mark.config(ISSUER="https://idp.example.gov.vn")
+STRICT = pytest.mark.config(ENV="production", ALLOW_SQLITE=True, ISSUER="https://idp.example.gov.vn")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -412,7 +412,7 @@ def test_a_request_connects_to_the_address_it_checked(app, upstream, monkeypatch
     assert upstream.requests[-1]["host"] == f"localhost:{port}"
 
 
-@pytest.mark.config(ISSUER="https://idp.example.gov.vn",
+@pytest.mark.config(ENV="production", ALLOW_SQLITE=True, ISSUER="https://idp.example.gov.vn",
                     OUTBOUND_ALLOW=["10.20.0.0/16", "docs.internal.gov.vn"])
 def test_the_allow_list_admits_listed_internal_hosts_only(app, client, initial_token):
     listed = client.post("/register", json={**META, "backchannel_logout_uri": "https://10.20.0.5/bcl"},
