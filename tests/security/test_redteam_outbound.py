@@ -585,3 +585,11 @@ def test_any_redirect_longer_than_the_limit_becomes_a_page(flow):
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "Địa chỉ để tiếp tục quá dài." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("entry", ["http://10.0.0.1/", "10.0.0.300/8", "2130706433", "*.gov.vn"])
+def test_a_malformed_allow_list_entry_refuses_to_start(entry):
+    from idp import config
+
+    with pytest.raises(config.ConfigError, match="IDP_OUTBOUND_ALLOW is malformed"):
+        config.load({"IDP_OUTBOUND_ALLOW": entry}, None)
