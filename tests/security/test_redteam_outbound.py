@@ -374,8 +374,6 @@ def test_cli_and_import_refuse_an_internal_jwks_uri(app, runner):
 
 @STRICT
 def test_connect_time_check_refuses_a_name_that_now_resolves_inside(app, monkeypatch, user):
-    from idp.services import logout as logout_service  # noqa: F401  (the outbox writer)
-
     answers = iter([[ipaddress.ip_address("93.184.216.34")], [ipaddress.ip_address("10.0.0.7")]])
     monkeypatch.setattr(outbound, "resolve", lambda host, port: next(answers))
     row, _secret = clients.create_client("Văn bản", client_type="web", client_id="docs",
