@@ -151,7 +151,9 @@ def _input(meta: dict[str, Any]) -> tuple[dict[str, Any], str]:
 def _raise_rfc7591(error: FieldErrors) -> None:
     field, message = next(iter(error.errors.items()))
     code = "invalid_redirect_uri" if field in URI_FIELDS else "invalid_client_metadata"
-    raise RegistrationError(code, f"{field}: {message}") from None
+    # The URI checks name their field already; say it once.
+    description = message if message.startswith(f"{field}: ") else f"{field}: {message}"
+    raise RegistrationError(code, description) from None
 
 
 def register(meta: dict[str, Any], initial_token: str, ip: str | None = None) -> dict[str, Any]:

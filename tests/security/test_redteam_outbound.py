@@ -315,6 +315,7 @@ def test_registration_refuses_internal_backchannel_uris(client, initial_token, u
     body = response.get_json()
     assert body["error"] == "invalid_client_metadata"
     assert body["error_description"].startswith("backchannel_logout_uri: ")
+    assert body["error_description"].count("backchannel_logout_uri") == 1
     assert "must use https" in body["error_description"] or \
         "an address the provider may not call" in body["error_description"]
     assert db.session.query(Client).count() == 0
