@@ -16,6 +16,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", "INFO", _str, "Log level of the provider's JSON logs."),
     Setting("MAX_CONTENT_LENGTH", 1_048_576, _int,
             "Largest request body accepted, in bytes; larger requests answer 413."),
+    Setting("MAX_JSON_DEPTH", 16, _int,
+            "Deepest nesting of arrays and objects accepted in JSON from a request "
+            "(registration, the claims parameter, the admin API); deeper answers 400."),
+    Setting("MAX_REDIRECT_LENGTH", 8192, _int,
+            "Longest Location the provider sends, in bytes. A redirect that would echo more "
+            "(a huge state) is answered with an error page instead: proxies and HTTP "
+            "clients drop responses with longer headers."),
     # --- Operations -------------------------------------------------------------
     Setting("METRICS_ALLOW", ["127.0.0.0/8", "::1/128"], _list,
             "Client networks (CIDRs) allowed to read /metrics; others get 403. The "
@@ -130,6 +138,24 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds to wait for a client's back-channel logout endpoint to answer."),
     Setting("LOGOUT_TOKEN_TTL", 120, _int,
             "Lifetime of a logout token (its exp; Back-Channel Logout 1.0 §2.4: short)."),
+    # --- Outbound requests (back-channel logout, client jwks_uri): SSRF rules ----------
+    Setting("OUTBOUND_ALLOW", [], _list,
+            "Exceptions to the outbound address rule (by default the provider reaches only "
+            "https on public addresses): CIDR networks whose addresses are allowed, e.g. "
+            "10.20.0.0/16, and host names that may resolve to private (RFC 1918, unique-local) "
+            "addresses, e.g. docs.internal.gov.vn. A deliberate choice for internal "
+            "back-channel hosts; never needed for the loopback demo."),
+    Setting("OUTBOUND_JWKS_TIMEOUT", 2, _int,
+            "Total seconds allowed to fetch a client's jwks_uri (connect, answer and body); "
+            "it runs inside a /token request."),
+    Setting("OUTBOUND_JWKS_MAX_BYTES", 65536, _int,
+            "Largest client JWKS document read from a jwks_uri; a longer one is refused."),
+    Setting("OUTBOUND_JWKS_CACHE", 300, _int,
+            "Seconds a fetched client JWKS is reused by a provider process."),
+    Setting("OUTBOUND_JWKS_REFETCH", 60, _int,
+            "A client's jwks_uri is fetched again for an unknown kid at most once per this "
+            "many seconds across all nodes (shared counters), and a failed fetch is "
+            "remembered for as long (RFC 7523 §3 keys; no forced fetches by anyone)."),
     Setting("LOGOUT_INLINE_WORKER", None, _bool,
             "Run the delivery worker as a thread inside the provider, so that no "
             "`idp worker` process is needed. Default: on in development, off in "
@@ -246,6 +272,7 @@ def _validate(values: dict[str, Any]) -> None:
     if values["KEYS_ALG"] not in {"RS256", "ES256"}:
         raise ConfigError("IDP_KEYS_ALG must be RS256 or ES256.")
     _validate_networks(values, "METRICS_ALLOW")
+    _validate_outbound_allow(values)
     if values["DEFAULT_LOCALE"] not in LOCALES:
         raise ConfigError("IDP_DEFAULT_LOCALE must be vi or en.")
     if values["DATA_KEY"]:
@@ -266,6 +293,21 @@ def _validate_networks(values: dict[str, Any], name: str) -> None:
             ipaddress.ip_network(network, strict=False)
     except ValueError as exc:
         raise ConfigError(f"IDP_{name} is malformed: {exc}.") from None
+
+
+HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$")
+
+
+def _validate_outbound_allow(values: dict[str, Any]) -> None:
+    """Each IDP_OUTBOUND_ALLOW entry is a CIDR network or a DNS host name."""
+    for entry in values["OUTBOUND_ALLOW"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not HOST_NAME.match(entry.lower()) or entry.replace(".", "").isdigit():
+                raise ConfigError(
+                    f"IDP_OUTBOUND_ALLOW is malformed: {entry!r} is neither a network (CIDR) "
+                    "nor a host name.") from None
 
 
 def _validate_production(values: dict[str, Any], scheme: str, host: str) -> None:

@@ -105,7 +105,8 @@ def _uri_list(data: dict, name: str, client_type: str, errors: dict[str, str]) -
     return result
 
 
-def _one_uri(data: dict, name: str, errors: dict[str, str]) -> str | None:
+def _one_uri(data: dict, name: str, errors: dict[str, str],
+             check=clients.validate_redirect_uri) -> str | None:
     value = (data.get(name) or "").strip() if isinstance(data.get(name), (str, type(None))) else None
     if value is None:
         errors[name] = _("Expected a URI.")
@@ -113,7 +114,7 @@ def _one_uri(data: dict, name: str, errors: dict[str, str]) -> str | None:
     if not value:
         return None
     try:
-        return clients.validate_redirect_uri(value, field=name)
+        return check(value, field=name)
     except InvalidInput as exc:
         errors[name] = str(exc.description)
         return None
@@ -209,7 +210,9 @@ def validate(data: dict[str, Any], *, current: Client | None = None,
     clean["redirect_uris"] = _uri_list(data, "redirect_uris", client_type, errors)
     clean["post_logout_redirect_uris"] = _uri_list(data, "post_logout_redirect_uris",
                                                    client_type, errors)
-    clean["backchannel_logout_uri"] = _one_uri(data, "backchannel_logout_uri", errors)
+    # The provider POSTs to this one itself: the outbound (SSRF) rules apply.
+    clean["backchannel_logout_uri"] = _one_uri(data, "backchannel_logout_uri", errors,
+                                               check=clients.validate_outbound_uri)
     clean["frontchannel_logout_uri"] = _one_uri(data, "frontchannel_logout_uri", errors)
     clean["grant_types"] = _grants(data, client_type, auth, errors)
     if "authorization_code" in clean["grant_types"] and not clean["redirect_uris"] \
