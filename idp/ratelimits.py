@@ -206,6 +206,9 @@ def init_app(app: Flask) -> None:
                       strategy="fixed-window", swallow_errors=True,
                       in_memory_fallback_enabled=True, headers_enabled=False)
     limiter.init_app(app)
+    # Its before_request hook serves only application-wide and default limits, which are
+    # not used here: without it, unguarded endpoints (health, metrics...) pay nothing.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.extensions[EXTENSION] = limiter
     for endpoint, guard in GUARDS.items():
         view = app.view_functions[endpoint]
