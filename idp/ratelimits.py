@@ -150,6 +150,8 @@ def forgot_page(error: RateLimited) -> Response:
 
 @dataclass(frozen=True)
 class Budget:
+    """One limit: the setting holding its string, what it counts by, an optional shared scope."""
+
     setting: str  # the Flask config key of the limit string (IDP_ + setting)
     key: Callable[[], str] = client_address
     shared: str | None = None  # endpoints naming the same scope spend one budget
@@ -157,6 +159,8 @@ class Budget:
 
 @dataclass(frozen=True)
 class Guard:
+    """What guards one endpoint: its budgets, the methods counted, its 429 answer."""
+
     budgets: tuple[Budget, ...]
     answer: Callable[[RateLimited], Response]
     methods: tuple[str, ...] | None = ("POST",)  # None: every method
@@ -224,7 +228,8 @@ def init_app(app: Flask) -> None:
 
 def _exceeded(exc: RateLimitExceeded) -> Response:
     error = RateLimited(_retry_after(exc))  # Flask-Limiter logs the limit and the key
-    response = GUARDS[request.endpoint].answer(error)
+    guard = GUARDS.get(request.endpoint or "")
+    response = guard.answer(error) if guard else oauth_json(error)
     response.headers["Retry-After"] = str(error.retry_after)
     return response
 
