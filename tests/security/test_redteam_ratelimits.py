@@ -356,3 +356,34 @@ def test_an_unreachable_redis_never_refuses_service_and_still_limits_per_process
                        "REDIS_PREFIX": f"test-limits-{secrets.token_hex(6)}:"}).test_client()
     assert [_cc(node, service_client).status_code for _ in range(3)] == [200, 200, 200]
     assert_json_429(_cc(node, service_client))  # counted in the process's memory meanwhile
+
+
+def test_the_memory_store_starts_no_thread_per_request(app, store, service_client, monkeypatch):
+    """limits' MemoryStorage starts a cleanup thread 10 ms after a hit; ours sweeps inline."""
+    import limits.storage.memory
+
+    started = []
+    real = limits.storage.memory.threading.Timer
+
+    def counting(*args, **kwargs):
+        started.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(limits.storage.memory.threading, "Timer", counting)
+    client = app.test_client()
+    for _ in range(3):
+        assert _cc(client, service_client).status_code == 200
+        time.sleep(0.02)  # past the original's 10 ms timer
+    assert started == []
+
+
+def test_the_inline_sweep_frees_the_windows_of_clients_that_stopped_coming():
+    from idp.ratelimits import SweptMemoryStorage
+
+    swept = SweptMemoryStorage()
+    swept.incr("gone", expiry=0.05)
+    swept.incr("staying", expiry=60)
+    time.sleep(0.1)
+    swept.next_sweep = 0  # the minute has passed
+    swept.incr("new", expiry=60)
+    assert set(swept.expirations) == {"staying", "new"} and "gone" not in swept.storage
