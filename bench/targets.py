@@ -88,7 +88,8 @@ def prepare_ours(backend: str, port: int, workers: int, creds: Credentials, work
            "IDP_DATA_KEY": _idp(dict(os.environ), "keys", "gen-data-key").strip(),
            "IDP_DATABASE_URL": database_url(backend, work), "IDP_ALLOW_SQLITE": "true",
            "IDP_ISSUER": f"http://127.0.0.1:{port}", "IDP_INSTANCE_PATH": str(work),
-           "IDP_LOG_LEVEL": "WARNING"}
+           "IDP_LOG_LEVEL": "WARNING",
+           "IDP_RATELIMIT_ENABLED": "false"}  # one load generator: any per-address limit trips
     if os.environ.get("BENCH_IDP_SRC"):
         # Measure another copy of the provider (e.g. with a proposal from bench/proposals applied).
         env["PYTHONPATH"] = os.environ["BENCH_IDP_SRC"]

@@ -47,6 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     web.init_app(app)
     _register_blueprints(app)
+    from . import ratelimits
+
+    ratelimits.init_app(app)  # IDP_RATELIMIT_*: wraps the guarded views registered above
     return app
 
 

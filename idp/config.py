@@ -16,6 +16,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,19 @@ def _str(value: str) -> str:
 
 def _list(value: str) -> list[str]:
     return [item for item in value.replace(",", " ").split() if item]
+
+
+def _rate(value: str) -> str:
+    """A Flask-Limiter rate limit string such as ``60/minute`` or ``10/minute;100/hour``."""
+    from limits import parse_many
+
+    value = value.strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rate limit such as 60/minute or "
+                         "10/minute;100/hour (Flask-Limiter's syntax)") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -89,14 +103,50 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRUSTED_PROXIES", 0, _int,
             "Number of reverse-proxy hops whose X-Forwarded-* headers are trusted."),
     Setting("REDIS_URL", None, _str,
-            "Optional Redis URL for shared rate-limit and lockout counters; without it "
-            "the counters live in the database."),
+            "Optional Redis URL for the request rate limits and the lockout counters, "
+            "shared by every node; without it lockout counters live in the database and "
+            "rate limits in each process's memory."),
     Setting("REDIS_PREFIX", "idp:", _str,
             "Prefix of the provider's Redis keys; give each deployment sharing one Redis "
-            "its own (e.g. idp-staging:), or their lockout counters would mix."),
+            "its own (e.g. idp-staging:), or their lockout and rate-limit counters would mix."),
     Setting("LOG_LEVEL", "INFO", _str, "Log level of the provider's JSON logs."),
     Setting("MAX_CONTENT_LENGTH", 1_048_576, _int,
             "Largest request body accepted, in bytes; larger requests answer 413."),
+    Setting("MAX_JSON_DEPTH", 16, _int,
+            "Deepest nesting of arrays and objects accepted in JSON from a request "
+            "(registration, the claims parameter, the admin API); deeper answers 400."),
+    Setting("MAX_REDIRECT_LENGTH", 8192, _int,
+            "Longest Location the provider sends, in bytes. A redirect that would echo more "
+            "(a huge state) is answered with an error page instead: proxies and HTTP "
+            "clients drop responses with longer headers."),
+    # --- Request rate limits (idp/ratelimits.py, Flask-Limiter) ----------------
+    # Per client address (after IDP_TRUSTED_PROXIES hops; IPv6 per /64), fixed windows,
+    # answered 429 with Retry-After. Counters in Redis (IDP_REDIS_URL, keys under
+    # IDP_REDIS_PREFIX + "ratelimit:"), shared by every node; without Redis they are kept
+    # in each process's memory, so N processes allow N times the limit.
+    Setting("RATELIMIT_ENABLED", True, _bool,
+            "Apply the request rate limits below. Turn off only where something in front "
+            "(a proxy, a load test) limits instead."),
+    Setting("RATELIMIT_LOGIN", "60/minute", _rate,
+            "Sign-in form submissions (POST /login) per client address. An office behind "
+            "one NAT address shares it: raise it there, or set IDP_TRUSTED_PROXIES."),
+    Setting("RATELIMIT_LOGIN_OTP", "60/minute", _rate,
+            "Second-factor submissions (POST /login/otp) per client address."),
+    Setting("RATELIMIT_PASSWORD_FORGOT", "10/minute;60/hour", _rate,
+            "Password-reset requests (POST /password/forgot) per client address; each one "
+            "may send a mail."),
+    Setting("RATELIMIT_TOKEN", "1200/minute", _rate,
+            "Token requests (POST /token) per client address, all clients together."),
+    Setting("RATELIMIT_TOKEN_CLIENT", "600/minute", _rate,
+            "Token requests per client address and client_id, so that one relying party "
+            "cannot use up the budget of the others behind the same address."),
+    Setting("RATELIMIT_INTROSPECT", "3000/minute", _rate,
+            "Introspection requests (POST /introspect, RFC 7662) per client address."),
+    Setting("RATELIMIT_INTROSPECT_CLIENT", "1200/minute", _rate,
+            "Introspection requests per client address and client_id (resource server)."),
+    Setting("RATELIMIT_REGISTER", "10/minute;100/hour", _rate,
+            "Dynamic registration requests per client address: RFC 7591 POST /register "
+            "and RFC 7592 GET/PUT/DELETE of a registration URI share one budget."),
     # --- Operations -------------------------------------------------------------
     Setting("METRICS_ALLOW", ["127.0.0.0/8", "::1/128"], _list,
             "Client networks (CIDRs) allowed to read /metrics; others get 403. The "
@@ -130,6 +180,24 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds to wait for a client's back-channel logout endpoint to answer."),
     Setting("LOGOUT_TOKEN_TTL", 120, _int,
             "Lifetime of a logout token (its exp; Back-Channel Logout 1.0 §2.4: short)."),
+    # --- Outbound requests (back-channel logout, client jwks_uri): SSRF rules ----------
+    Setting("OUTBOUND_ALLOW", [], _list,
+            "Exceptions to the outbound address rule (by default the provider reaches only "
+            "https on public addresses): CIDR networks whose addresses are allowed, e.g. "
+            "10.20.0.0/16, and host names that may resolve to private (RFC 1918, unique-local) "
+            "addresses, e.g. docs.internal.gov.vn. A deliberate choice for internal "
+            "back-channel hosts; never needed for the loopback demo."),
+    Setting("OUTBOUND_JWKS_TIMEOUT", 2, _int,
+            "Total seconds allowed to fetch a client's jwks_uri (connect, answer and body); "
+            "it runs inside a /token request."),
+    Setting("OUTBOUND_JWKS_MAX_BYTES", 65536, _int,
+            "Largest client JWKS document read from a jwks_uri; a longer one is refused."),
+    Setting("OUTBOUND_JWKS_CACHE", 300, _int,
+            "Seconds a fetched client JWKS is reused by a provider process."),
+    Setting("OUTBOUND_JWKS_REFETCH", 60, _int,
+            "A client's jwks_uri is fetched again for an unknown kid at most once per this "
+            "many seconds across all nodes (shared counters), and a failed fetch is "
+            "remembered for as long (RFC 7523 §3 keys; no forced fetches by anyone)."),
     Setting("LOGOUT_INLINE_WORKER", None, _bool,
             "Run the delivery worker as a thread inside the provider, so that no "
             "`idp worker` process is needed. Default: on in development, off in "
@@ -248,6 +316,8 @@ def _validate(values: dict[str, Any]) -> None:
     if values["KEYS_ALG"] not in {"RS256", "ES256"}:
         raise ConfigError("IDP_KEYS_ALG must be RS256 or ES256.")
     _validate_networks(values, "METRICS_ALLOW")
+    _validate_outbound_allow(values)
+    _validate_rates(values)
     if values["DEFAULT_LOCALE"] not in LOCALES:
         raise ConfigError("IDP_DEFAULT_LOCALE must be vi or en.")
     if values["DATA_KEY"]:
@@ -268,6 +338,31 @@ def _validate_networks(values: dict[str, Any], name: str) -> None:
             ipaddress.ip_network(network, strict=False)
     except ValueError as exc:
         raise ConfigError(f"IDP_{name} is malformed: {exc}.") from None
+
+
+HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$")
+
+
+def _validate_outbound_allow(values: dict[str, Any]) -> None:
+    """Each IDP_OUTBOUND_ALLOW entry is a CIDR network or a DNS host name."""
+    for entry in values["OUTBOUND_ALLOW"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not HOST_NAME.match(entry.lower()) or entry.replace(".", "").isdigit():
+                raise ConfigError(
+                    f"IDP_OUTBOUND_ALLOW is malformed: {entry!r} is neither a network (CIDR) "
+                    "nor a host name.") from None
+
+
+def _validate_rates(values: dict[str, Any]) -> None:
+    """Limits given to ``create_app`` skip the environment's parsing: check them too."""
+    for setting in SETTINGS:
+        if setting.parse is _rate:
+            try:
+                values[setting.name] = _rate(str(values[setting.name]))
+            except ValueError as exc:
+                raise ConfigError(f"{setting.env} is malformed: {exc}.") from None
 
 
 def _validate_production(values: dict[str, Any], scheme: str, host: str) -> None:

@@ -129,6 +129,11 @@ def init_app(app: Flask) -> None:
     def _unexpected(error: Exception):
         from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
+        if isinstance(error, RecursionError):
+            # Input nested deeper than a parser can follow (JSON, JOSE headers) is bad
+            # input; the known places refuse it earlier with their protocol's own error.
+            log.info("input nested too deeply")
+            return error_response("invalid_request", str(InvalidInput.description), 400)
         if isinstance(error, DataError):
             # Input the database cannot hold (a NUL in PostgreSQL text, a number out of
             # range) is bad input, not a server error.

@@ -1,4 +1,8 @@
-"""Flask extensions, created unbound and bound to an app in ``create_app``."""
+"""Flask extensions, created unbound and bound to an app in ``create_app``.
+
+The rate limiter is the exception: Flask-Limiter keeps its storage and its limits on the
+instance, so ``idp/ratelimits.py`` builds one per app.
+"""
 
 from flask_babel import Babel
 from flask_migrate import Migrate

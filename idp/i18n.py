@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session, url_for
 from flask_babel import get_locale, refresh
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BuildError
 
 from .config import LOCALES
 
@@ -77,10 +78,25 @@ def compile_catalogs() -> int:
 
 
 def lang_url(code: str) -> str:
-    """The current page in another language (the switch keeps the query string)."""
+    """The current page in another language (the switch keeps the query string).
+
+    Never built from ``request.path``: a path such as ``/\\evil.example/`` or
+    ``//evil.example/`` copied into an href is resolved by browsers to another site.
+    A routed page links to its own endpoint (url_for); any other page (a 404) gets a
+    query-only reference, which resolves to the same document by construction
+    (RFC 3986 §5.2.2).
+    """
     args = request.args.to_dict(flat=False)
     args["lang"] = [code]
-    return f"{request.path}?{urlencode(args, doseq=True)}"
+    query = urlencode(args, doseq=True)
+    if request.url_rule is not None and request.endpoint and request.endpoint != "static":
+        try:
+            path = url_for(request.endpoint, **(request.view_args or {}))
+        except BuildError:
+            path = ""
+        if path.startswith("/") and not path.startswith(("//", "/\\")):
+            return f"{path}?{query}"
+    return f"?{query}"
 
 
 def init_app(app: Flask) -> None:

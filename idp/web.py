@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, g, request
+from flask import Flask, Response, abort, current_app, g, has_app_context, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+
+
+DEFAULT_JSON_DEPTH = 16
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def load_json(raw: str | bytes | bytearray, **kwargs: Any) -> Any:
+    """``json.loads`` for anything a request brought: at most IDP_MAX_JSON_DEPTH levels deep.
+
+    Deeper documents (``[[[[…`` that would exhaust the parser's recursion) raise
+    ValueError, which every caller already answers as malformed input.
+    """
+    limit = current_app.config["MAX_JSON_DEPTH"] if has_app_context() else DEFAULT_JSON_DEPTH
+    try:
+        value = json.loads(raw, **kwargs)
+    except RecursionError:
+        raise ValueError("The JSON is nested too deeply.") from None
+    if not _depth_within(value, limit):
+        raise ValueError("The JSON is nested too deeply.")
+    return value
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON with the depth limit, so that ``request.get_json()`` has it too."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return load_json(s, **kwargs)
 
 
 def origin(uri: str) -> str:
@@ -33,6 +73,7 @@ def allow_form_action(response: Response, *uris: str | None) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
     hops = app.config["TRUSTED_PROXIES"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,  # type: ignore[method-assign]
@@ -47,6 +88,16 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
+        location = response.headers.get("Location")
+        if location and len(location) > app.config["MAX_REDIRECT_LENGTH"]:
+            # A redirect that echoes huge input (state) would be dropped by proxies and
+            # HTTP clients (header lines past 64 kB): answer with a page instead.
+            from flask_babel import gettext as _
+
+            from .errors import error_response
+
+            response = error_response(
+                "invalid_request", _("The address to continue to is too long."), 400)
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         # RFC 9700 §4.2.4: no URL of ours (codes, state) leaks to another site. same-origin,

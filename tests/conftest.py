@@ -25,6 +25,12 @@ PRESETS: dict[str, dict] = {
     "https": {"ISSUER": "https://idp.example.gov.vn"},
     "short_sessions": {"SESSION_IDLE_TIMEOUT": 60, "SESSION_ABSOLUTE_TIMEOUT": 120},
     "owasp_argon2": {"ARGON2_MEMORY_KIB": 19456, "ARGON2_TIME_COST": 2, "ARGON2_PARALLELISM": 1},
+    # Request rate limits on, with budgets a test can spend (per address; per client 3).
+    "ratelimits": {"RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN": "3/minute",
+                   "RATELIMIT_LOGIN_OTP": "3/minute", "RATELIMIT_PASSWORD_FORGOT": "3/minute",
+                   "RATELIMIT_TOKEN": "5/minute", "RATELIMIT_TOKEN_CLIENT": "3/minute",
+                   "RATELIMIT_INTROSPECT": "5/minute", "RATELIMIT_INTROSPECT_CLIENT": "3/minute",
+                   "RATELIMIT_REGISTER": "3/minute"},
 }
 
 
@@ -95,6 +101,8 @@ def _base_config(database_url: str | None, instance: str) -> dict:
         # Cheap hashing for speed; the OWASP parameters are tested with the preset.
         "ARGON2_MEMORY_KIB": 1024,
         "ARGON2_TIME_COST": 1,
+        # Tests send many requests from one address; the ``ratelimits`` preset turns them on.
+        "RATELIMIT_ENABLED": False,
     }
 
 

@@ -76,7 +76,7 @@ def provider_env(cluster: Cluster, issuer: str, **extra: str) -> dict[str, str]:
         "IDP_LOG_LEVEL": "WARNING", "IDP_LOGOUT_RETRY_BASE": "1", "IDP_LOGOUT_RETRY_MAX": "2",
         "IDP_LOGOUT_IMMEDIATE": "false", "IDP_LOGOUT_INLINE_WORKER": "false",
         "IDP_LOCKOUT_THRESHOLD": "1000", "IDP_IP_THRESHOLD": "100000",
-        "IDP_LOCKOUT_DELAY_AFTER": "1000", **extra,
+        "IDP_LOCKOUT_DELAY_AFTER": "1000", "IDP_RATELIMIT_ENABLED": "false", **extra,
     })
     env.pop("IDP_TEST_DATABASE_URL", None)
     return env

@@ -79,7 +79,11 @@ def check_error() -> None:
     """RFC 6749 §4.1.2.1: the OP answered with an error, e.g. access_denied."""
     error = request.args.get("error")
     if error:
-        pending.take(request.args.get("state"))
+        if pending.take(request.args.get("state")) is None:
+            # RFC 6749 §10.12: not an answer to our request, so not the provider's words: a crafted
+            # link must not put its own text ("sign in again at …") on the app's error page.
+            raise CallbackError("invalid_state",
+                                "The sign-in response does not belong to this browser session.")
         raise CallbackError(error, request.args.get("error_description") or "")
 
 

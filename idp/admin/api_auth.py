@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
 from ..extensions import db
-from ..services import admin_audit, admin_clients, tokens
+from ..services import admin_audit, admin_clients, admin_users, tokens
 from ..services.admin_audit import Actor
 from ..services.admin_fields import FieldErrors
 from . import api
@@ -41,7 +41,7 @@ def _domain_error(exc: DomainError):
     db.session.rollback()
     extra = {"fields": exc.errors} if isinstance(exc, FieldErrors) else {}
     code = {"invalid_request": "invalid_input", "forbidden": "forbidden"}.get(exc.code, exc.code)
-    if isinstance(exc, admin_clients.ProtectedClient):
+    if isinstance(exc, (admin_clients.ProtectedClient, admin_users.ProtectedAccount)):
         # RFC 6750 §3.1: the token is fine but too narrow; every admin scope is needed.
         code = "insufficient_scope"
     return error(exc.status, str(exc.description), code, **extra)

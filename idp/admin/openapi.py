@@ -131,13 +131,18 @@ def _page_of(item: str) -> dict:
 
 def _user_action(summary: str, extra: dict | None = None) -> dict:
     schema = {"allOf": [_ref("User"), {"type": "object", "properties": extra or {}}]}
-    return {"post": _op(summary, "admin.staff", {"200": _json(schema, "The staff member")}, 404,
+    return {"post": _op(summary + "." + PRIVILEGED, "admin.staff",
+                        {"200": _json(schema, "The staff member")}, 404,
                         params=[_path_param("username")])}
 
 
 # Changing a client that holds admin.* scopes, or its secret, takes a full administrator.
 PROTECTED = (" A client holding an admin.* scope can be changed only with a token carrying "
              "every admin scope (otherwise 403 insufficient_scope).")
+# Likewise an account holding a global role, and giving or taking a global role.
+PRIVILEGED = (" An account holding a global role (admin, client-admin, helpdesk, auditor) can be "
+              "changed, and global roles given or taken, only with a token carrying every admin "
+              "scope (otherwise 403 insufficient_scope).")
 
 
 def _paths() -> dict:
@@ -193,7 +198,7 @@ def _paths() -> dict:
         "/users/{username}": {
             "get": _op("Read a staff member", "admin.staff", {"200": _json(_ref("User"), "The staff member")},
                        404, params=username),
-            "patch": _op("Change profile, department or roles", "admin.staff",
+            "patch": _op("Change profile, department or roles." + PRIVILEGED, "admin.staff",
                          {"200": _json(_ref("User"), "The staff member")}, 403, 404, 422,
                          body=_ref("UserInput"), params=username),
         },

@@ -8,12 +8,12 @@ public key be used as a shared secret) are refused.
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import requests
 from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import current_app
 from joserfc import jws, jwt
@@ -22,17 +22,28 @@ from joserfc.jwk import KeySet
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from .. import web
 from ..extensions import db
 from ..models import Client, UsedJti, utcnow
+from ..services import outbound, throttle
+
+log = logging.getLogger("idp.oidc")
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
-JWKS_TIMEOUT = 5  # seconds to wait for a client's jwks_uri
-JWKS_CACHE = 300  # seconds a fetched client JWKS is reused
 MAX_LIFETIME = 600  # an assertion may not be valid for longer than this
 LEEWAY = 30  # seconds of clock difference tolerated
 
+
+@dataclass(frozen=True)
+class _Fetched:
+    at: float  # time.monotonic() of the fetch
+    document: dict | None  # None: the fetch failed (remembered too)
+
+
+# Per process: what each jwks_uri gave, and which are being fetched right now.
 _cache_lock = threading.Lock()
-_jwks_cache: dict[str, tuple[float, dict]] = {}
+_jwks_cache: dict[str, _Fetched] = {}
+_in_flight: set[str] = set()
 
 
 def _invalid(description: str) -> InvalidClientError:
@@ -42,38 +53,86 @@ def _invalid(description: str) -> InvalidClientError:
 def unverified_issuer(assertion: str) -> str | None:
     """The ``iss`` (= client_id) of an assertion, read before its key is known."""
     try:
-        payload = json.loads(jws.extract_compact(assertion.encode()).payload)
-    except (JoseError, ValueError, TypeError):
+        payload = web.load_json(jws.extract_compact(assertion.encode()).payload)
+    except (JoseError, ValueError, TypeError, RecursionError):
         raise _invalid("The client assertion is malformed.") from None
     issuer = payload.get("iss") if isinstance(payload, dict) else None
     return issuer if isinstance(issuer, str) else None
 
 
-def fetch_jwks(uri: str, *, refresh: bool = False) -> dict:
-    """A client's JWKS from its jwks_uri, cached for JWKS_CACHE seconds."""
-    now = time.monotonic()
+def _may_refetch(client: Client) -> bool:
+    """At most one fetch per client per IDP_OUTBOUND_JWKS_REFETCH, counted across nodes.
+
+    The shared counters (the database, or Redis) decide: the first caller of the
+    window gets 1 and may fetch; everyone else is refused at once, never queued.
+    """
+    window = current_app.config["OUTBOUND_JWKS_REFETCH"]
+    return throttle.store().incr(f"jwks:{client.id}", utcnow(), window) == 1
+
+
+def _download(uri: str) -> dict | None:
+    cfg = current_app.config
+    try:
+        reply = outbound.send("GET", uri, outbound.policy(cfg), timeout=cfg["OUTBOUND_JWKS_TIMEOUT"],
+                              max_bytes=cfg["OUTBOUND_JWKS_MAX_BYTES"],
+                              headers={"Accept": "application/json"})
+        document = web.load_json(reply.body) if reply.status == 200 else None
+    except (outbound.Refused, outbound.OutboundError, ValueError) as exc:
+        log.info("jwks_uri %s could not be read: %s", uri, exc)
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def fetch_jwks(client: Client, *, refresh: bool = False) -> tuple[dict, bool]:
+    """The client's JWKS from its jwks_uri and whether it was fetched just now.
+
+    A document (or a failure) is reused for IDP_OUTBOUND_JWKS_CACHE (a failure for
+    IDP_OUTBOUND_JWKS_REFETCH) seconds; ``refresh`` asks for a new fetch, which only
+    the first caller of a refetch window gets. A request never waits for another's
+    fetch: while one is in flight the others are answered invalid_client at once.
+    """
+    uri, cfg, now = client.jwks_uri, current_app.config, time.monotonic()
     with _cache_lock:
         cached = _jwks_cache.get(uri)
-    if cached and not refresh and now - cached[0] < JWKS_CACHE:
-        return cached[1]
-    try:
-        response = requests.get(uri, timeout=JWKS_TIMEOUT, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        document = response.json()
-    except (requests.RequestException, ValueError):
-        raise _invalid("The client's jwks_uri could not be read.") from None
+    ttl = cfg["OUTBOUND_JWKS_CACHE"] if cached and cached.document else cfg["OUTBOUND_JWKS_REFETCH"]
+    if cached is not None and now - cached.at < ttl:
+        if not refresh or not _may_refetch(client):
+            if cached.document is None:
+                raise _invalid("The client's jwks_uri could not be read.")
+            return cached.document, False
+    else:
+        _may_refetch(client)  # any fetch opens the window: no forced refetch right after
     with _cache_lock:
-        _jwks_cache[uri] = (now, document)
-    return document
+        if uri in _in_flight:
+            raise _invalid("The client's keys are being fetched; try again shortly.")
+        _in_flight.add(uri)
+    try:
+        document = _download(uri)
+        with _cache_lock:
+            if document is not None or cached is None or cached.document is None:
+                _jwks_cache[uri] = _Fetched(time.monotonic(), document)
+            # A failed refetch keeps the keys we had; the request still fails below.
+    finally:
+        with _cache_lock:
+            _in_flight.discard(uri)
+    if document is None:
+        raise _invalid("The client's jwks_uri could not be read.")
+    return document, True
 
 
-def _keyset(client: Client, *, refresh: bool = False) -> KeySet:
-    document = client.jwks or (fetch_jwks(client.jwks_uri, refresh=refresh) if client.jwks_uri else None)
+def _keyset(client: Client, *, refresh: bool = False) -> tuple[KeySet, bool]:
+    fetched = False
+    if client.jwks:
+        document = client.jwks
+    elif client.jwks_uri:
+        document, fetched = fetch_jwks(client, refresh=refresh)
+    else:
+        document = None
     if not document or not isinstance(document.get("keys"), list):
         raise _invalid("The client has no registered keys.")
     public = [k for k in document["keys"] if isinstance(k, dict) and k.get("kty") in {"RSA", "EC"}]
     try:
-        return KeySet.import_key_set({"keys": public})
+        return KeySet.import_key_set({"keys": public}), fetched
     except (JoseError, ValueError, TypeError):
         raise _invalid("The client's keys cannot be read.") from None
 
@@ -82,13 +141,16 @@ def _decode(client: Client, assertion: str):
     header = jws.extract_compact(assertion.encode()).protected
     if header.get("alg") not in ALGORITHMS:
         raise _invalid("The client assertion must be signed with an asymmetric algorithm.")
-    for refresh in (False, True):
-        keyset = _keyset(client, refresh=refresh)
-        kid = header.get("kid")
-        if kid is None or any(k.kid == kid for k in keyset.keys):
-            break
-        if not client.jwks_uri:
-            break
+    keyset, fetched = _keyset(client)
+    kid = header.get("kid")
+    if kid is not None and not any(k.kid == kid for k in keyset.keys) and client.jwks_uri \
+            and not fetched:
+        # An unknown kid may mean the client rotated its keys: look again, rate-limited,
+        # so that assertions with made-up kids cannot make us fetch on every request.
+        try:
+            keyset, _fetched = _keyset(client, refresh=True)
+        except InvalidClientError:
+            pass  # keep the keys we have; the signature check below answers
     try:
         return jwt.decode(assertion, keyset, algorithms=list(ALGORITHMS))
     except (JoseError, ValueError):

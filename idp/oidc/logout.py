@@ -124,6 +124,10 @@ def parse_request(values: Any) -> LogoutRequest:
                            detail=f"unregistered post_logout_redirect_uri {uri!r}")
         state = params.get("state")
         req.redirect_to = _url_with(uri, {"state": state}) if state else uri
+        if len(req.redirect_to) > current_app.config["MAX_REDIRECT_LENGTH"]:
+            # §3 echoes state into the redirect; a Location that long is dropped on the way.
+            raise _invalid(_("The state parameter is too long."),
+                           detail=f"state of {len(state or '')} characters")
     return req
 
 

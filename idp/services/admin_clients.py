@@ -105,7 +105,8 @@ def _uri_list(data: dict, name: str, client_type: str, errors: dict[str, str]) -
     return result
 
 
-def _one_uri(data: dict, name: str, errors: dict[str, str]) -> str | None:
+def _one_uri(data: dict, name: str, errors: dict[str, str],
+             check=clients.validate_redirect_uri) -> str | None:
     value = (data.get(name) or "").strip() if isinstance(data.get(name), (str, type(None))) else None
     if value is None:
         errors[name] = _("Expected a URI.")
@@ -113,7 +114,7 @@ def _one_uri(data: dict, name: str, errors: dict[str, str]) -> str | None:
     if not value:
         return None
     try:
-        return clients.validate_redirect_uri(value, field=name)
+        return check(value, field=name)
     except InvalidInput as exc:
         errors[name] = str(exc.description)
         return None
@@ -209,13 +210,22 @@ def validate(data: dict[str, Any], *, current: Client | None = None,
     clean["redirect_uris"] = _uri_list(data, "redirect_uris", client_type, errors)
     clean["post_logout_redirect_uris"] = _uri_list(data, "post_logout_redirect_uris",
                                                    client_type, errors)
-    clean["backchannel_logout_uri"] = _one_uri(data, "backchannel_logout_uri", errors)
+    # The provider POSTs to this one itself: the outbound (SSRF) rules apply.
+    clean["backchannel_logout_uri"] = _one_uri(data, "backchannel_logout_uri", errors,
+                                               check=clients.validate_outbound_uri)
     clean["frontchannel_logout_uri"] = _one_uri(data, "frontchannel_logout_uri", errors)
     clean["grant_types"] = _grants(data, client_type, auth, errors)
     if "authorization_code" in clean["grant_types"] and not clean["redirect_uris"] \
             and "redirect_uris" not in errors:
         errors["redirect_uris"] = _("At least one redirect URI is required for the code flow.")
     clean["scope"] = _scope(data, errors, may_grant_admin)
+    if current is not None and "scope" not in errors and not holds_admin_scope(current) \
+            and any(is_admin_scope(t) for t in clean["scope"].split()):
+        # Its secret, keys or registration access token may be known to whoever created or
+        # rotated it (a client-admin, a developer): admin.* would make them administrators.
+        errors["scope"] = _("The admin.* scopes are given only when an application is registered: "
+                            "whoever already holds this one's credentials would become an "
+                            "administrator. Register a new application.")
     alg = str(data.get("id_token_signed_response_alg") or "RS256")
     if alg not in ID_TOKEN_ALGS:
         errors["id_token_signed_response_alg"] = _("Choose RS256 or ES256.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select
 
 from ..errors import Forbidden
@@ -16,6 +17,29 @@ from .admin_audit import Actor, Page, log, paginate
 from .admin_fields import FieldErrors, text
 
 PROFILE_FIELDS = ("full_name", "email", "title", "phone", "employee_number")
+
+
+# --- who may touch an account -------------------------------------------------------------
+#
+# An account holding a global role (admin, client-admin, helpdesk, auditor) is privileged:
+# whoever can reset its password or second factor, change its email or status, or hand out
+# global roles can act as an administrator. Only a full administrator (console: the admin role;
+# API: every admin scope) may, so a helpdesk or an admin.staff-only program cannot escalate.
+
+
+class ProtectedAccount(Forbidden):
+    """The account holds (or is given) a global role and the caller is not a full administrator."""
+
+    description = _l("Only an administrator may do this to an account with an admin role.")
+
+
+def guard(user: User, actor: Actor, operation: str, *, grants_global_role: bool = False) -> User:
+    """Refuse (and audit) ``operation`` on a privileged account unless ``actor`` is a full admin."""
+    if (user.global_roles() or grants_global_role) and not actor.full_admin:
+        log(actor, "user.change_refused", subject=user.username, outcome="failure",
+            details={"operation": operation, "reason": "global_role"})
+        raise ProtectedAccount()
+    return user
 
 
 def search(q: str = "", page: int = 1, per_page: int = 50) -> Page:
@@ -91,6 +115,7 @@ def create(data: dict[str, Any], actor: Actor) -> tuple[User, str]:
 
 
 def update(user: User, data: dict[str, Any], actor: Actor) -> User:
+    guard(user, actor, "update")
     clean = validate_profile(data, current=user)
     changed = sorted(k for k, v in clean.items() if getattr(user, k) != v)
     for key, value in clean.items():
@@ -103,6 +128,7 @@ def update(user: User, data: dict[str, Any], actor: Actor) -> User:
 def set_enabled(user: User, enabled: bool, actor: Actor) -> None:
     if not enabled and actor.name == user.username:
         raise Forbidden(_("You cannot disable your own account."))
+    guard(user, actor, "set_enabled")
     user.status = "active" if enabled else "disabled"
     if not enabled:
         # A disabled account keeps no session (ASVS 3.3.x).
@@ -112,6 +138,7 @@ def set_enabled(user: User, enabled: bool, actor: Actor) -> None:
 
 def unlock(user: User, actor: Actor) -> None:
     """Lift a sign-in lock: the account's counters and the shared throttle row."""
+    guard(user, actor, "unlock")
     try:  # the sign-in side owns the counters (database or Redis) when it is installed
         from .throttle import unlock_user
     except ImportError:
@@ -128,6 +155,7 @@ def unlock(user: User, actor: Actor) -> None:
 
 def reset_password(user: User, actor: Actor) -> str:
     """Give a temporary password (returned once), to be changed at the next sign-in."""
+    guard(user, actor, "reset_password")
     temporary = users.temporary_password()
     users.set_password(user, temporary, temporary=True, check_policy=False)
     sessions.end_all_sessions(user, "admin_revoked")
@@ -138,6 +166,7 @@ def reset_password(user: User, actor: Actor) -> str:
 
 def reset_mfa(user: User, actor: Actor) -> None:
     """Remove the second factor; the staff member enrols again at the next sign-in."""
+    guard(user, actor, "reset_mfa")
     db.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     sessions.end_all_sessions(user, "admin_revoked")
@@ -146,6 +175,7 @@ def reset_mfa(user: User, actor: Actor) -> None:
 
 
 def end_sessions(user: User, actor: Actor) -> int:
+    guard(user, actor, "end_sessions")
     count = sessions.end_all_sessions(user, "admin_revoked")
     log(actor, "user.sessions_ended", subject=user.username, details={"count": count})
     return count
@@ -172,6 +202,9 @@ def set_roles(user: User, global_names: list[str], client_role_ids: list[int], a
         raise FieldErrors({"roles": _("Unknown role %(name)s.", name=unknown[0])})
     if actor.name == user.username and "admin" in user.global_roles() and "admin" not in global_names:
         raise Forbidden(_("You cannot remove your own admin role."))
+    # Global roles are given and taken by a full administrator only.
+    guard(user, actor, "set_roles",
+          grants_global_role=sorted(set(global_names)) != user.global_roles())
     chosen = [users.global_role(name) for name in dict.fromkeys(global_names)]
     if client_role_ids:
         found = list(db.session.execute(

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterable
 
-import requests
 from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Client, LogoutDelivery, utcnow
 from ..models._base import random_id
-from . import audit, keys
+from . import audit, keys, outbound
 
 log = logging.getLogger("idp.logout")
 
@@ -120,20 +119,27 @@ def claim(ids: Iterable[int] | None = None, limit: int = BATCH) -> list[int]:
 
 
 def _post(uri: str, token: str) -> str | None:
-    """POST the token; None on success, else a short description of the failure."""
+    """POST the token; None on success, else a short fixed description of the failure.
+
+    The description holds no text of the answer (only its status): the row and the
+    audit event that carry it are read by administrators and auditors.
+    """
+    cfg = current_app.config
     try:
-        # §2.5: sent as application/x-www-form-urlencoded; never follow a redirect.
-        response = requests.post(
-            uri, data={"logout_token": token}, allow_redirects=False,
-            timeout=current_app.config["LOGOUT_HTTP_TIMEOUT"],
-            headers={"Cache-Control": "no-store"},
+        # §2.5: sent as application/x-www-form-urlencoded; never follow a redirect. The
+        # address rules (no loopback, private or link-local host) apply at connect time.
+        reply = outbound.send(
+            "POST", uri, outbound.policy(cfg), timeout=cfg["LOGOUT_HTTP_TIMEOUT"], max_bytes=0,
+            form={"logout_token": token}, headers={"Cache-Control": "no-store"},
         )
-    except requests.RequestException as exc:
-        return f"{exc.__class__.__name__}: {exc}"[:500]
+    except outbound.Refused as exc:
+        return f"Refused: {exc}"[:500]
+    except outbound.OutboundError as exc:
+        return str(exc)[:500]
     # §2.8: the RP answers 200 OK (204 is common too); 400 when the logout failed.
-    if 200 <= response.status_code < 300:
+    if 200 <= reply.status < 300:
         return None
-    return f"HTTP {response.status_code}: {response.text[:200]}"
+    return f"HTTP {reply.status}"
 
 
 def deliver(row_id: int) -> Outcome:

@@ -7,12 +7,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import AUTH_METHODS, CLIENT_TYPES, Client, Role, utcnow
+from . import outbound
 from .crypto import hash_secret, new_secret, secret_matches
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -62,6 +64,29 @@ def validate_redirect_uri(uri: str, *, client_type: str = "web", field: str = "r
     return uri
 
 
+def validate_outbound_uri(uri: str, *, field: str = "backchannel_logout_uri") -> str:
+    """Check a URI the provider itself will call (back-channel logout, jwks_uri).
+
+    Beyond the shape of a redirect URI: https only and a public address
+    (:mod:`idp.services.outbound`; the same rules are applied again at connect time).
+    """
+    uri = validate_redirect_uri(uri, field=field)
+    try:
+        outbound.check_uri(uri, outbound.policy(current_app.config))
+    except outbound.Refused as exc:
+        if exc.kind == "scheme":
+            message = _("%(field)s: %(uri)s must use https.", field=field, uri=uri)
+        elif exc.kind == "address":
+            message = _("%(field)s: %(host)s is %(address)s, an address the provider may not "
+                        "call (loopback, private, link-local or reserved). Use a public host, "
+                        "or ask the operator to list it in IDP_OUTBOUND_ALLOW.",
+                        field=field, host=exc.host, address=exc.address)
+        else:
+            message = _("%(field)s: the provider may not call %(uri)s.", field=field, uri=uri)
+        raise InvalidInput(message) from None
+    return uri
+
+
 def _uris(values: list[str] | None, client_type: str, field: str) -> list[str]:
     seen: list[str] = []
     for value in values or []:
@@ -107,6 +132,8 @@ def create_client(
     if "client_credentials" in grants and auth_method == "none":
         raise InvalidInput(_("Public clients cannot use client_credentials."))
     uris = _uris(redirect_uris, client_type, "redirect_uri")
+    if extra.get("jwks_uri"):
+        extra["jwks_uri"] = validate_outbound_uri(extra["jwks_uri"], field="jwks_uri")
     if "authorization_code" in grants and not uris:
         raise InvalidInput(_("At least one redirect URI is required for the code flow."))
     client = Client(
@@ -117,7 +144,7 @@ def create_client(
         redirect_uris=uris,
         post_logout_redirect_uris=_uris(post_logout_redirect_uris, client_type,
                                         "post_logout_redirect_uri"),
-        backchannel_logout_uri=_uris([backchannel_logout_uri], "web", "backchannel_logout_uri")[0]
+        backchannel_logout_uri=validate_outbound_uri(backchannel_logout_uri)
         if backchannel_logout_uri else None,
         frontchannel_logout_uri=_uris([frontchannel_logout_uri], "web", "frontchannel_logout_uri")[0]
         if frontchannel_logout_uri else None,

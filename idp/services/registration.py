@@ -46,6 +46,19 @@ class BadToken(DomainError):
     status = 401
 
 
+class ClientDisabled(DomainError):
+    """RFC 7592 §2.1–2.3: a client without permission to read, update or delete itself.
+
+    "If the client does not have permission to read its record, the server MUST
+    return an HTTP 403 Forbidden" (and likewise for update and delete): a client an
+    administrator disabled keeps its registration access token, but may not use it
+    until it is enabled again (it could otherwise repoint its redirect URIs).
+    """
+
+    code = "access_denied"  # RFC 6749 §4.1.2.1; RFC 7592 names the status, not a code
+    status = 403
+
+
 # --- initial access tokens ---------------------------------------------------------------
 
 
@@ -145,7 +158,9 @@ def _pkce_required(meta: dict[str, Any], auth: str) -> bool:
 def _raise_rfc7591(error: FieldErrors) -> None:
     field, message = next(iter(error.errors.items()))
     code = "invalid_redirect_uri" if field in URI_FIELDS else "invalid_client_metadata"
-    raise RegistrationError(code, f"{field}: {message}") from None
+    # The URI checks name their field already; say it once.
+    description = message if message.startswith(f"{field}: ") else f"{field}: {message}"
+    raise RegistrationError(code, description) from None
 
 
 def register(meta: dict[str, Any], initial_token: str, ip: str | None = None) -> dict[str, Any]:
@@ -197,6 +212,9 @@ def authenticate(client_id: str, token: str) -> Client:
     if client is None or not secret_matches(token or "", client.registration_token_hash):
         # Same answer for an unknown client and a wrong token (RFC 7592 §2.1: 401).
         raise BadToken(_("The registration access token is not valid for this client."))
+    if not client.enabled:
+        raise ClientDisabled(_("This application is disabled; an administrator must enable "
+                               "it before its registration can be read or changed."))
     return client
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from ..errors import Conflict, InvalidInput
 from ..extensions import db
 from ..models import Client, OrgUnit, Role, User, utcnow
+from .clients import validate_outbound_uri
 
 FORMAT = "idp-export"
 VERSION = 1
@@ -208,6 +209,14 @@ class _Importer:
             if values.get("client_type", "web") not in CLIENT_TYPES or values.get(
                     "token_endpoint_auth_method", "none") not in AUTH_METHODS:
                 raise ImportRefused(f"{where}: unknown client type or authentication method.")
+            for name in ("jwks_uri", "backchannel_logout_uri"):
+                if values.get(name):
+                    # The provider calls these itself: the outbound (SSRF) rules apply here
+                    # as at registration, whatever instance the document came from.
+                    try:
+                        validate_outbound_uri(str(values[name]), field=name)
+                    except InvalidInput as exc:
+                        raise ImportRefused(f"{where}: {exc.description}") from None
             owner = self._department(item.get("owner_department"), where)
             client = Client(**values, owner_department_id=owner.id if owner else None)
             for role in item.get("roles") or []:

@@ -223,6 +223,7 @@ def test_secret_client_cannot_use_an_assertion(client, confidential_client, rsa_
 
 def test_keys_from_jwks_uri(client, app, rsa_client_key, monkeypatch):
     from idp.oidc import assertions
+    from idp.services import outbound
     from tests.conftest import _register
 
     _register("Một cửa", client_type="web", client_id="one-stop",
@@ -230,19 +231,14 @@ def test_keys_from_jwks_uri(client, app, rsa_client_key, monkeypatch):
               jwks_uri="https://one-stop.example/jwks.json")
     calls = []
 
-    class Answer:
-        def raise_for_status(self):
-            pass
+    def fake_send(method, uri, rules, *, timeout, max_bytes, headers=None, form=None):
+        calls.append((method, uri, timeout, max_bytes))
+        body = json.dumps({"keys": [rsa_client_key.as_dict(private=False)]}).encode()
+        return outbound.Reply(200, body, "application/json")
 
-        def json(self):
-            return {"keys": [rsa_client_key.as_dict(private=False)]}
-
-    def fake_get(uri, timeout, headers):
-        calls.append((uri, timeout))
-        return Answer()
-
-    monkeypatch.setattr(assertions.requests, "get", fake_get)
+    monkeypatch.setattr(assertions.outbound, "send", fake_send)
     assertions._jwks_cache.clear()
     assert _jwt_auth(client, _assertion(rsa_client_key)).get_json()["error"] == "invalid_grant"
     assert _jwt_auth(client, _assertion(rsa_client_key)).get_json()["error"] == "invalid_grant"
-    assert calls == [("https://one-stop.example/jwks.json", 5)]  # fetched once, then cached
+    # Fetched once (through the outbound rules, 2 s deadline, 64 kB limit), then cached.
+    assert calls == [("GET", "https://one-stop.example/jwks.json", 2, 65536)]

@@ -7,7 +7,6 @@ the client with ``error``, ``error_description``, ``state`` and ``iss``.
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import select
 
+from ... import web
 from ...extensions import db
 from ...models import Client
 from ...services import claims as claims_service
@@ -190,7 +190,7 @@ def check_claims(req: AuthRequest) -> None:
     if raw is None:
         return
     try:
-        value = json.loads(raw)
+        value = web.load_json(raw)  # depth-limited: [[[[… is refused, not a RecursionError
     except ValueError:
         raise InvalidRequestError("The claims parameter is not valid JSON.") from None
     if not isinstance(value, dict) or any(
