@@ -98,8 +98,6 @@ class Upstream:
 
 
 def _auth_failures():
-    from idp.models import AuditEvent
-
     return AuditEvent.query.filter_by(event_type="client.auth_failed").order_by(AuditEvent.id).all()
 
 
