@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from idp.models import SsoSession
+from datetime import timedelta
+
+from idp.models import SsoSession, utcnow
 from idp.services import throttle
 from tests.auth.conftest import PASSWORD, browser, csrf_token, phone, text  # noqa: F401
 from tests.security.test_redteam_auth import LOCKED_VI, _bad
@@ -98,3 +100,27 @@ def test_held_account_does_the_same_database_work_for_a_right_and_a_wrong_passwo
     assert [q for q in runs["right"] if "FROM user_roles" not in q] == runs["unknown"]
     assert runs["right_recovery"] == runs["wrong_recovery"]
     assert browser.sso_cookie() is None
+
+
+# --- #11: aggregated refusals and the sign-in dashboard ------------------------------------
+
+
+@pytest.mark.config(IP_THRESHOLD=3, LOCKOUT_DELAY_AFTER=100, LOCKOUT_THRESHOLD=100,
+                    LOCKOUT_DELAY_SECONDS=60, LOCKOUT_SECONDS=900, WTF_CSRF_ENABLED=False)
+def test_a_throttled_spray_shows_on_the_dashboard_with_its_count(app, client, admin_user,
+                                                                 sso_login):
+    """Before: 3 failures then 50 throttled guesses showed as 4 failures on the dashboard
+    (only the first refusal of a window is a ``login`` row; housekeeping's summary with the
+    count was not read), so an attack hid behind its own throttle."""
+    from idp.services import dashboard, housekeeping
+    from tests.admin.conftest import MFA
+
+    for n in range(53):
+        client.post("/login", data={"username": f"guess{n}", "password": WRONG})
+    housekeeping.purge_expired(now=utcnow() + timedelta(seconds=1000))
+    today = dashboard.daily_rates(1)[-1]
+    assert (today.successes, today.failures) == (0, 53)
+    sso_login(admin_user, **MFA)  # an administrator opens the dashboard
+    page = text(client.get("/admin/dashboard?lang=en"))
+    assert '<span class="number">53</span> failed sign-ins in 14 days' in page
+    assert f"<tr><td>{utcnow().date().isoformat()}</td><td>0</td><td>53</td>" in page
