@@ -124,3 +124,37 @@ def test_a_throttled_spray_shows_on_the_dashboard_with_its_count(app, client, ad
     page = text(client.get("/admin/dashboard?lang=en"))
     assert '<span class="number">53</span> failed sign-ins in 14 days' in page
     assert f"<tr><td>{utcnow().date().isoformat()}</td><td>0</td><td>53</td>" in page
+
+
+# --- #10: /password/forgot, known and unknown addresses ---------------------------------
+
+
+def _kinds(statements: list[str]) -> list[str]:
+    """What each statement does (its verb), savepoints aside."""
+    kinds = [q.split()[0] for q in statements]
+    return [k for k in kinds if k not in ("SAVEPOINT", "RELEASE", "ROLLBACK")]
+
+
+@pytest.mark.config(RESET_MAX_PER_ADDRESS=100, RESET_MAX_PER_IP=100)
+def test_forgot_password_does_the_same_work_for_a_known_and_an_unknown_address(
+        app, browser, user, statements):
+    """Before: a known address made the link's and the mail's rows (and loaded the roles)
+    and an unknown one did not: median 6.9 ms against 4.1 ms over 320 requests each, so the
+    time told who has an account. Now both make a token, a body and two rows; the unknown
+    address's rows are rolled back."""
+    from idp.models import OutgoingMail, PasswordResetToken
+
+    token = csrf_token(text(browser.get("/password/forgot")))
+    runs, pages = {}, set()
+    for label, email in [("known", user.email), ("unknown", "no.body@example.gov.vn"),
+                         ("known_upper", user.email.upper())]:
+        statements.clear()
+        answer = browser.post("/password/forgot", data={"email": email, "csrf_token": token})
+        assert answer.status_code == 200
+        runs[label] = _kinds(statements)
+        pages.add(text(answer).replace(email, "ADDRESS"))
+    assert runs["known"] == runs["unknown"] == runs["known_upper"]
+    assert len(pages) == 1
+    # Only the known address got a link and a mail, to the address on file.
+    assert PasswordResetToken.query.count() == 2
+    assert {row.recipient for row in OutgoingMail.query} == {user.email}
