@@ -158,3 +158,76 @@ def test_forgot_password_does_the_same_work_for_a_known_and_an_unknown_address(
     # Only the known address got a link and a mail, to the address on file.
     assert PasswordResetToken.query.count() == 2
     assert {row.recipient for row in OutgoingMail.query} == {user.email}
+
+
+# --- #3 / #19: variants of one name, forged addresses, recovery codes -------------------
+
+
+@pytest.mark.config(LOCKOUT_DELAY_AFTER=100, IP_THRESHOLD=1000, LOCKOUT_THRESHOLD=5)
+def test_name_variants_share_one_account_budget(browser, user):
+    """Case, spaces, the email address: five spellings of one account, one counter."""
+    variants = ["An.Nguyen", " an.nguyen ", "AN.NGUYEN", user.email.upper(), f"\t{user.email} "]
+    answers = [browser.login(name, WRONG).status_code for name in variants]
+    assert answers == [401, 401, 401, 401, 403]  # the fifth spelling finds it held
+    assert throttle.failures(f"user:{user.id}") == 5
+    held = browser.login("an.nguyen", PASSWORD)
+    assert held.status_code == 403 and LOCKED_VI in text(held)
+    assert browser.sso_cookie() is None
+
+
+SLOW_IP = dict(IP_THRESHOLD=3, LOCKOUT_DELAY_AFTER=100, LOCKOUT_THRESHOLD=100,
+               LOCKOUT_DELAY_SECONDS=60)
+
+
+@pytest.mark.parametrize("hops", [
+    pytest.param(0, marks=pytest.mark.config(**SLOW_IP, TRUSTED_PROXIES=0), id="no_proxy"),
+    pytest.param(1, marks=pytest.mark.config(**SLOW_IP, TRUSTED_PROXIES=1), id="one_proxy"),
+])
+def test_a_forged_forwarded_for_does_not_borrow_an_office_address(app, browser, user, hops):
+    """The attacker's address is slowed; the victim signs in from the office. A forged
+    X-Forwarded-For naming the office gets neither the office's exemption nor a clean
+    address: without a proxy the header is ignored; behind one, only the entry the proxy
+    added (the attacker's own address) counts."""
+    office, attacker, proxy = "203.0.113.10", "198.51.100.99", "10.0.0.5"
+
+    def via(real: str, forged: str | None = None) -> dict:
+        chain = ", ".join(x for x in (forged, real) if x)  # the proxy appends the real one
+        if hops:
+            return {"environ_base": {"REMOTE_ADDR": proxy},
+                    "headers": {"X-Forwarded-For": chain}}
+        return {"environ_base": {"REMOTE_ADDR": real},
+                "headers": {"X-Forwarded-For": forged} if forged else {}}
+
+    assert browser.login("an.nguyen", PASSWORD, **via(office)).status_code == 302
+    browser.client.delete_cookie(app.config["SSO_COOKIE_NAME"], domain="localhost")
+    for name in ("spray.one", "spray.two", "spray.three"):
+        browser.login(name, WRONG, **via(attacker))
+    forged = browser.login("an.nguyen", WRONG, **via(attacker, forged=office))
+    assert forged.status_code == 429 and "Retry-After" in forged.headers
+    assert throttle.failures(throttle.ip_key(office)) == 0  # the office's count untouched
+    assert throttle.failures(f"user:{user.id}") == 0  # not even checked
+    assert throttle.failures(throttle.ip_key(attacker)) == 3
+
+
+@pytest.mark.config(LOCKOUT_DELAY_AFTER=100, IP_THRESHOLD=1000, LOCKOUT_THRESHOLD=3,
+                    MFA_DAILY_FAILURE_CAP=6)
+def test_guessing_codes_on_the_held_form_counts_on_the_daily_cap_recovery_codes_too(
+        browser, user, phone):
+    """The attacker who has the password holds the account, then guesses recovery codes and
+    TOTP codes on the held form (which checks no IP delay): each counts on the day's cap;
+    past it the right code and a real recovery code are refused, and nothing is spent."""
+    from idp.services import mfa
+
+    _hold(browser, times=3)
+    guesses = ["abcde-fghjk", "mnpqr-stuvw", "xyz23-45678"] + [_bad(phone)] * 3
+    for guess in guesses:
+        answer = browser.submit("/login", {"username": "an.nguyen", "password": PASSWORD,
+                                           "code": guess})
+        assert answer.status_code == 403 and LOCKED_VI in text(answer)
+    assert throttle.failures(f"mfa-day:{user.id}") == 6
+    for code in (phone.code(), phone.recovery_codes[0]):
+        refused = browser.submit("/login", {"username": "an.nguyen", "password": PASSWORD,
+                                            "code": code})
+        assert refused.status_code == 403 and LOCKED_VI in text(refused)
+    assert mfa.remaining_recovery_codes(user) == 10
+    assert browser.sso_cookie() is None and SsoSession.query.count() == 0
