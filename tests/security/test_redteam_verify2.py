@@ -231,3 +231,17 @@ def test_guessing_codes_on_the_held_form_counts_on_the_daily_cap_recovery_codes_
         assert refused.status_code == 403 and LOCKED_VI in text(refused)
     assert mfa.remaining_recovery_codes(user) == 10
     assert browser.sso_cookie() is None and SsoSession.query.count() == 0
+
+
+def test_housekeeping_purges_the_held_form_decoy_counters_after_a_day(app):
+    from idp.extensions import db
+    from idp.models import ThrottleCounter
+    from idp.services import housekeeping
+
+    now = utcnow()
+    for key, age in {"held-day:user:1": timedelta(hours=2),
+                     "held-day:name:abc": timedelta(hours=25)}.items():
+        db.session.add(ThrottleCounter(key=key, failures=4, window_started_at=now - age))
+    db.session.commit()
+    assert housekeeping.purge_expired()["throttle_counters"] == 1
+    assert {row.key for row in ThrottleCounter.query} == {"held-day:user:1"}
