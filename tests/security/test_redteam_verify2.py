@@ -11,7 +11,8 @@ from datetime import timedelta
 from idp.models import SsoSession, utcnow
 from idp.services import throttle
 from tests.auth.conftest import PASSWORD, browser, csrf_token, phone, text  # noqa: F401
-from tests.security.test_redteam_auth import LOCKED_VI, _bad
+from tests.security.test_redteam_auth import LOCKED_VI, _bad, counters  # noqa: F401
+from tests.auth.test_auth_throttle import redis_url  # noqa: F401  (a redis-server fixture)
 
 WRONG = "definitely not the password"
 
@@ -40,7 +41,7 @@ def _probe_after_guess(browser, guess: str, ip: str, code: str):
 @pytest.mark.config(IP_THRESHOLD=3, LOCKOUT_DELAY_AFTER=100, LOCKOUT_THRESHOLD=5,
                     LOCKOUT_DELAY_SECONDS=60, MFA_DAILY_FAILURE_CAP=100)
 def test_held_account_does_not_reveal_the_password_through_the_ip_counter(browser, user,
-                                                                          phone):
+                                                                          phone, counters):
     """Before: a wrong password on the held form counted on the IP, a right one did not, so
     the next unknown name got 429 (wrong guess) or 401 (right guess), at any rate."""
     _hold(browser)
