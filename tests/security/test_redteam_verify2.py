@@ -244,3 +244,19 @@ def test_housekeeping_purges_the_held_form_decoy_counters_after_a_day(app):
     db.session.commit()
     assert housekeeping.purge_expired()["throttle_counters"] == 1
     assert {row.key for row in ThrottleCounter.query} == {"held-day:user:1"}
+
+
+@pytest.mark.config(RESET_MAX_PER_ADDRESS=100, RESET_MAX_PER_IP=100)
+def test_a_reset_link_goes_only_to_the_address_on_file(app, browser, user):
+    """Spellings of someone's address (case, plus-addressing, a trailing dot, a full-width
+    at sign, a header injection) send nothing anywhere but to the address on file."""
+    from idp.models import OutgoingMail
+
+    token = csrf_token(text(browser.get("/password/forgot")))
+    for email in ["AN.NGUYEN@EXAMPLE.GOV.VN", "an.nguyen+x@example.gov.vn",
+                  "an.nguyen@example.gov.vn.", "an.nguyen\uff20example.gov.vn",
+                  "an.nguyen@example.gov.vn\r\nBcc: x@evil.example", " an.nguyen@example.gov.vn "]:
+        answer = browser.post("/password/forgot", data={"email": email, "csrf_token": token})
+        assert answer.status_code == 200
+    rows = OutgoingMail.query.all()
+    assert [row.recipient for row in rows] == [user.email, user.email]
