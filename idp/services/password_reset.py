@@ -116,13 +116,7 @@ def reset_password(token: str, password: str, *, ip: str = "") -> User:
     if spent != 1:  # another request spent it first
         db.session.rollback()
         raise InvalidInput(_("This link is not valid any more. Ask for a new one."))
-    # Other links of the same user die with this one.
-    db.session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
-    users.set_password(user, password)  # commits
+    users.set_password(user, password)  # commits; the user's other links die with this one
     ended = sessions.end_all_sessions(user, "password_reset")
     if throttle.is_locked(throttle.user_key(user, user.username)):
         # Proving the mailbox is enough to lift a lock made by someone guessing; not the

@@ -260,3 +260,25 @@ def test_a_reset_link_goes_only_to_the_address_on_file(app, browser, user):
         assert answer.status_code == 200
     rows = OutgoingMail.query.all()
     assert [row.recipient for row in rows] == [user.email, user.email]
+
+
+def test_a_reset_link_dies_when_the_password_is_changed_another_way(app, browser, user,
+                                                                    sso_login):
+    """The attacker has read a reset mail; the owner, warned, changes the password on the
+    account page. Before: the link still set the attacker's password for 30 minutes."""
+    import re as regex
+
+    from idp.models import OutgoingMail
+    from idp.services import password_reset
+    from idp.services.crypto import decrypt
+
+    password_reset.request_reset(user.email, lambda token: f"<{token}>", ip="198.51.100.1")
+    link = regex.search(r"<([\w-]+)>", decrypt(OutgoingMail.query.one().body_encrypted)).group(1)
+    sso_login(user)
+    changed = browser.submit("/account/password", {
+        "current_password": PASSWORD, "new_password": "Mùa thu Hà Nội 1954!",
+        "confirm_password": "Mùa thu Hà Nội 1954!"})
+    assert changed.status_code == 302
+    used = browser.get(f"/password/reset?token={link}")
+    assert used.status_code == 400 and "Liên kết này không còn hiệu lực" in text(used)
+    assert password_reset.check_token(link) is None
