@@ -3,16 +3,16 @@ as a real attacker would; each test asserts what the attacker now sees."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 
 import pytest
-
-from datetime import timedelta
 
 from idp.models import SsoSession, utcnow
 from idp.services import throttle
 from tests.auth.conftest import PASSWORD, browser, csrf_token, phone, text  # noqa: F401
-from tests.security.test_redteam_auth import LOCKED_VI, _bad, counters  # noqa: F401
 from tests.auth.test_auth_throttle import redis_url  # noqa: F401  (a redis-server fixture)
+from tests.security.test_redteam_auth import LOCKED_VI, _bad, counters  # noqa: F401
 
 WRONG = "definitely not the password"
 
@@ -50,7 +50,6 @@ def test_held_account_does_not_reveal_the_password_through_the_ip_counter(browse
     assert wrong.status_code == right.status_code == 429
     assert wrong.headers["Retry-After"] == right.headers["Retry-After"]
     assert browser.sso_cookie() is None and SsoSession.query.count() == 0
-
 
 
 @pytest.fixture
@@ -266,14 +265,12 @@ def test_a_reset_link_dies_when_the_password_is_changed_another_way(app, browser
                                                                     sso_login):
     """The attacker has read a reset mail; the owner, warned, changes the password on the
     account page. Before: the link still set the attacker's password for 30 minutes."""
-    import re as regex
-
     from idp.models import OutgoingMail
     from idp.services import password_reset
     from idp.services.crypto import decrypt
 
     password_reset.request_reset(user.email, lambda token: f"<{token}>", ip="198.51.100.1")
-    link = regex.search(r"<([\w-]+)>", decrypt(OutgoingMail.query.one().body_encrypted)).group(1)
+    link = re.search(r"<([\w-]+)>", decrypt(OutgoingMail.query.one().body_encrypted)).group(1)
     sso_login(user)
     changed = browser.submit("/account/password", {
         "current_password": PASSWORD, "new_password": "Mùa thu Hà Nội 1954!",
