@@ -36,6 +36,14 @@ import urllib3
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+# Not globally reachable (IANA special-purpose registries, RFC 6890) yet "global" to the
+# ipaddress module of Python 3.11: 192.0.0.192 is a cloud metadata service, and site-local
+# (RFC 3879, deprecated) is still routed inside some networks.
+NOT_GLOBAL = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("fec0::/10"))
+# What an IDP_OUTBOUND_ALLOW host name may resolve to besides public addresses: RFC 1918
+# and unique-local (RFC 4193) only, checked on the IPv4 an IPv6 address carries, if any.
+INTERNAL = tuple(ipaddress.ip_network(net) for net in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 CHUNK = 8192
 
 
@@ -114,7 +122,12 @@ def _public(address: IPAddress) -> bool:
     inner = _embedded_ipv4(address)
     if inner is not None and not _public(inner):
         return False
-    return address.is_global and not (address.is_multicast or address.is_reserved)
+    return address.is_global and not (address.is_multicast or address.is_reserved or any(
+        address in net for net in NOT_GLOBAL if net.version == address.version))
+
+
+def _internal(address: IPAddress) -> bool:
+    return any(address in net for net in INTERNAL if net.version == address.version)
 
 
 def address_allowed(address: IPAddress, host: str, rules: Policy) -> bool:
@@ -125,9 +138,9 @@ def address_allowed(address: IPAddress, host: str, rules: Policy) -> bool:
         return True
     if rules.development_loopback and any(a.is_loopback for a in candidates):
         return True
-    if host in rules.hosts and any(
-            a.is_private and not (a.is_loopback or a.is_link_local or a.is_unspecified
-                                  or a.is_multicast) for a in candidates):
+    # A listed name may reach its own private network, never loopback, link-local (the
+    # metadata service) or anything else special, also not spelt ::ffff:127.0.0.1.
+    if host in rules.hosts and _internal(inner if inner is not None else address):
         return True
     return _public(address)
 
@@ -147,7 +160,10 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 
 
 def _parts(uri: str, rules: Policy) -> tuple[str, str, int]:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # "https://[::1": not a URI at all
+        raise Refused("the URI is not valid") from None
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:

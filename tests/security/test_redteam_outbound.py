@@ -335,9 +335,12 @@ def test_development_loopback_issuer_still_reaches_the_demo_apps(client, initial
                                               "http://127.0.0.2:5001/auth/backchannel-logout"},
                            headers={"Authorization": f"Bearer {initial_token}"})
     assert response.status_code == 201
-    # Loopback only: a private address needs the allow-list even in development.
+    # Loopback only: a private address needs the allow-list even in development. (A fresh
+    # initial token: the first is spent, and a spent one is refused before the metadata.)
+    _, second = registration.issue_initial_token("CI", 3600, Actor("binh.tran"))
+    db.session.commit()
     refused = client.post("/register", json={**META, "backchannel_logout_uri": "https://10.0.0.1/b"},
-                          headers={"Authorization": f"Bearer {initial_token}"})
+                          headers={"Authorization": f"Bearer {second}"})
     assert refused.get_json()["error"] == "invalid_client_metadata"
 
 
