@@ -390,7 +390,7 @@ def test_connect_time_check_refuses_a_name_that_now_resolves_inside(app, monkeyp
     def no_connection(*args, **kwargs):
         raise AssertionError("the provider connected to a refused address")
 
-    monkeypatch.setattr(outbound, "_pool", no_connection)
+    monkeypatch.setattr(outbound, "_connection", no_connection)
     (outcome,) = backchannel.deliver_due()
     assert outcome.status == "pending"
     assert outcome.error == "Refused: docs.gov.vn resolves to 10.0.0.7, which is not a public address"

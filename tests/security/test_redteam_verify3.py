@@ -12,7 +12,9 @@ Outbound (``STRICT``: production mode, an https issuer):
 - ``POST /register`` with a *wrong* initial access token resolved the host names of the
   metadata and named the internal address in its answer (an internal DNS oracle);
 - an unclosed IPv6 literal (``https://[::1/cb``) in any URI field, or in ``?next=`` of the
-  sign-in page, was a 500.
+  sign-in page, was a 500;
+- a host sending its status line and headers one byte per read timeout held a JWKS fetch
+  (a /token request) or a back-channel delivery far past the "total" deadline.
 
 Rate limits (``ratelimits`` preset):
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import time
 
 import pytest
 
@@ -34,6 +37,8 @@ from idp.models import Client, InitialAccessToken, LogoutDelivery
 from idp.services import backchannel, clients, outbound, registration
 from idp.services.admin_audit import Actor
 from tests.oidc.conftest import basic
+from tests.security.test_redteam_outbound import (  # noqa: F401  (fixtures)
+    _assertion, _token_form, client_key, jwks_client, upstream)
 
 STRICT = pytest.mark.config(ENV="production", ALLOW_SQLITE=True, ISSUER="https://idp.example.gov.vn")
 LIMITS = pytest.mark.preset("ratelimits")
@@ -71,7 +76,7 @@ def no_connection(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the provider connected to a refused address")
 
-    monkeypatch.setattr(outbound, "_pool", refuse)
+    monkeypatch.setattr(outbound, "_connection", refuse)
 
 
 def _delivery(user, uri: str) -> None:
@@ -230,6 +235,43 @@ def test_rfc7592_replace_cannot_point_the_backchannel_inside(client, initial_tok
     db.session.expire_all()
     assert db.session.query(Client).filter_by(client_id=created["client_id"]).one(
     ).backchannel_logout_uri is None
+
+
+# --- one total deadline, also while the answer's headers trickle in ------------------------
+
+
+def _trickling_headers(handler) -> None:
+    """A status line, then a header one byte per 0.1 s: each read is well within a 1 s
+    read timeout, so only a total deadline stops it (6 s of header in all)."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(60):
+        handler.wfile.write(b"X")
+        handler.wfile.flush()
+        time.sleep(0.1)
+    handler.wfile.write(b": y\r\nContent-Length: 12\r\n\r\n{\"keys\": []}")
+
+
+@pytest.mark.config(OUTBOUND_JWKS_TIMEOUT=1)
+def test_a_jwks_host_trickling_its_headers_fails_the_request_within_the_deadline(
+        app, client, jwks_client, upstream, client_key):
+    upstream.routes["/jwks.json"] = _trickling_headers
+    started = time.monotonic()
+    response = client.post("/token", data=_token_form(_assertion(app, client_key)))
+    elapsed = time.monotonic() - started
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_client",
+                                   "error_description": "The client's jwks_uri could not be read."}
+    assert elapsed < 2.0, elapsed  # was 6 s: the read timeout restarted with every byte
+
+
+@pytest.mark.config(LOGOUT_HTTP_TIMEOUT=1)
+def test_a_backchannel_host_trickling_its_headers_holds_no_delivery_thread(app, user, upstream):
+    upstream.routes["/bcl"] = _trickling_headers
+    _delivery(user, f"{upstream.url}/bcl")
+    started = time.monotonic()
+    (outcome,) = backchannel.deliver_due()
+    assert time.monotonic() - started < 2.0
+    assert (outcome.status, outcome.error) == ("pending", "Timeout: no complete answer within 1 s")
 
 
 # --- rate limits: the key of a forwarded address ------------------------------------------
