@@ -17,7 +17,7 @@ import pytest
 from joserfc import jwt
 
 from idp.extensions import db
-from idp.models import SsoSession, Token
+from idp.models import LogoutDelivery, SsoSession, Token
 from idp.services import codes, sessions, tokens
 from tests.oidc.conftest import jwt_client, rsa_client_key  # noqa: F401 (fixtures)
 from tests.security.kit import Flow
@@ -75,12 +75,17 @@ def _dead(flow: Flow, body: dict) -> None:
 
 def test_sign_out_while_the_code_is_redeemed_leaves_no_live_token(app, flow, monkeypatch):
     code, verifier = flow.code()
-    thread = _sign_out_during(app, monkeypatch, codes, "claim_code", _session_of(flow).id)
+    session = _session_of(flow)
+    sid = session.sid
+    thread = _sign_out_during(app, monkeypatch, codes, "claim_code", session.id)
     response = flow.client.post("/token", data=flow.token_form(code, verifier), **flow.auth())
     thread.join(30)
     assert not thread.is_alive()
     if response.status_code == 200:  # the redemption won the race: its tokens died with it
         _dead(flow, response.get_json())
+        # ... and the relying party is told (OIDC Back-Channel Logout 1.0 §2.5).
+        deliveries = db.session.query(LogoutDelivery).all()
+        assert [(d.client_id, d.sid) for d in deliveries] == [(flow.rp.row.id, sid)]
     else:
         assert response.get_json() == {
             "error": "invalid_grant",
