@@ -161,3 +161,54 @@ def test_password_change_while_a_refresh_token_rotates_leaves_no_live_token(app,
     monkeypatch.setattr(tokens, "spend_refresh_token", real)
     assert response.status_code == 200  # the rotation itself was legitimate
     _dead(flow, response.get_json())
+
+
+def test_client_disabled_while_it_rotates_gets_no_pair_back_when_re_enabled(app, flow,
+                                                                           monkeypatch):
+    """#7: disabling revokes the client's tokens and re-enabling brings none back, also the
+    pair of a rotation that committed at the instant of the disable."""
+    from idp.models import Client
+    from idp.services import admin_clients
+    from idp.services.admin_audit import Actor
+
+    first = flow.tokens()
+    admin = Actor(name="admin", full_admin=True)
+    client_pk = flow.rp.row.id
+    real = tokens.spend_refresh_token
+    done = threading.Event()
+
+    def disable() -> None:
+        with app.app_context():
+            admin_clients.set_enabled(db.session.get(Client, client_pk), False, admin)
+            db.session.commit()
+            db.session.remove()
+        done.set()
+
+    thread = threading.Thread(target=disable)
+
+    def racing(row):
+        result = real(row)
+        thread.start()
+        thread.join(PAUSE)
+        return result
+
+    monkeypatch.setattr(tokens, "spend_refresh_token", racing)
+    response = flow.refresh(first["refresh_token"])
+    thread.join(30)
+    assert done.is_set()
+    monkeypatch.setattr(tokens, "spend_refresh_token", real)
+    assert response.status_code == 200  # authenticated before the disable committed
+    admin_clients.set_enabled(db.session.get(Client, client_pk), True, admin)
+    db.session.commit()
+    _dead(flow, response.get_json())
+
+
+def test_enabling_an_enabled_client_keeps_its_tokens(flow):
+    """Re-enabling revokes only on the way back from disabled, not on every 'enable'."""
+    from idp.services import admin_clients
+    from idp.services.admin_audit import Actor
+
+    body = flow.tokens()
+    admin_clients.set_enabled(flow.rp.row, True, Actor(name="admin", full_admin=True))
+    db.session.commit()
+    assert flow.refresh(body["refresh_token"]).status_code == 200
