@@ -9,6 +9,7 @@ public key be used as a shared secret) are refused.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -157,6 +158,13 @@ def _decode(client: Client, assertion: str):
         raise _invalid("The client assertion signature is invalid.") from None
 
 
+def _finite(value) -> bool:
+    """A NumericDate (RFC 7519 §2): a number, not a bool, not NaN or an infinity (JSON
+    parsers accept those, and NaN compares false with every bound)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
 def _check_claims(client: Client, claims: dict) -> datetime:
     cfg = current_app.config
     if claims.get("iss") != client.client_id or claims.get("sub") != client.client_id:
@@ -166,7 +174,7 @@ def _check_claims(client: Client, claims: dict) -> datetime:
     if not {f"{cfg['ISSUER']}/token", cfg["ISSUER"]} & set(audience):
         raise _invalid("The client assertion's aud must be the token endpoint.")
     exp, now = claims.get("exp"), time.time()
-    if not isinstance(exp, (int, float)):
+    if not _finite(exp):
         raise _invalid("The client assertion has no exp.")
     if exp + LEEWAY < now:
         raise _invalid("The client assertion expired.")
@@ -178,7 +186,7 @@ def _check_claims(client: Client, claims: dict) -> datetime:
         value = claims.get(name)
         if value is None:
             continue
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+        if not _finite(value):
             raise _invalid(f"The client assertion's {name} is not a number.")
         if value > now + LEEWAY:
             raise _invalid(f"The client assertion's {name} is in the future.")

@@ -26,14 +26,16 @@ def _ip(request) -> str:
 
 
 def _live_session(session_id: int | None) -> SsoSession | None:
-    """The code's session if it is still live (not ended, timed out or expired)."""
-    session = db.session.get(SsoSession, session_id) if session_id else None
+    """The code's session if it is still live (not ended, timed out or expired), held
+    against a concurrent logout until the token response is committed."""
+    session = sessions.hold(session_id)
     return session if session is not None and sessions.is_live(session) else None
 
 
 def _open_session(session_id: int | None) -> SsoSession | None:
-    """A refresh token's session, unless it ended (ending it revokes the token anyway)."""
-    session = db.session.get(SsoSession, session_id) if session_id else None
+    """A refresh token's session, unless it ended (ending it revokes the token anyway);
+    held against a concurrent logout until the new tokens are committed."""
+    session = sessions.hold(session_id)
     return session if session is not None and session.ended_at is None else None
 
 
@@ -112,12 +114,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user = self.authenticate_user(code)
         if user is None:
             raise InvalidGrantError("The user of this code can no longer sign in.")
+        session = _live_session(code.row.session_id)  # held from here to the commit
+        if session is None:  # it ended while this request ran
+            raise InvalidGrantError("The sign-in session of this authorization code has ended.")
         if not codes.claim_code(code.row):
             # Another request redeemed it a moment ago: exactly one token response.
             raise InvalidGrantError("The authorization code was already used.")
-        session = _live_session(code.row.session_id)
-        if session is None:  # it ended while this request ran
-            raise InvalidGrantError("The sign-in session of this authorization code has ended.")
         auth = AuthContext(code.row.auth_time, code.row.acr, list(code.row.amr or []), session)
         self.request.user = user
         self.request.auth_context = auth

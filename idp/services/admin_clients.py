@@ -289,8 +289,10 @@ def update(client: Client, data: dict[str, Any], actor: Actor) -> Client:
 
 @changes_client
 def set_enabled(client: Client, enabled: bool, actor: Actor) -> None:
-    client.enabled = enabled
-    if not enabled:  # its tokens end with it; re-enabling brings none back
+    was_enabled, client.enabled = client.enabled, enabled
+    if not enabled or not was_enabled:
+        # Its tokens end with it, and re-enabling brings none back: not even the pair of a
+        # rotation that committed at the instant of the disable (its UPDATE missed it).
         tokens.revoke_for_client(client)
     log(actor, "client.enabled" if enabled else "client.disabled", client=client.client_id)
 

@@ -57,6 +57,22 @@ def is_live(session: SsoSession) -> bool:
     )
 
 
+def hold(session_id: int | None) -> SsoSession | None:
+    """The session read afresh and share-locked until the caller's transaction ends.
+
+    The token endpoint holds the session while it issues tokens in it; ``end_session``
+    updates the row first, so it waits for the issue to commit and then revokes the new
+    tokens too, or the issue waits and sees the session ended (no token outlives a
+    logout that raced with it). SQLite serialises writers and ignores the lock.
+    """
+    if not session_id:
+        return None
+    return db.session.execute(
+        select(SsoSession).where(SsoSession.id == session_id)
+        .with_for_update(read=True).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
 def find_session(cookie: str | None, *, touch: bool = True) -> SsoSession | None:
     """The live session behind a cookie value, or None. Ends a timed-out session."""
     if not cookie or len(cookie) > 128:

@@ -248,6 +248,13 @@ def revoke_for_user(user: User) -> int:
     For a changed or reset password and a reset second factor: what was issued on the
     old credentials, refresh tokens included, stops working at once.
     """
+    # The token endpoint issues a user's tokens only while holding their session
+    # (sessions.hold): locking the open sessions first makes an issue that is under way
+    # commit before the UPDATE below, which then revokes its tokens as well.
+    db.session.execute(
+        select(SsoSession.id).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
+        .with_for_update()
+    ).all()
     return _revoke_where(Token.user_id == user.id)
 
 
