@@ -144,6 +144,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Introspection requests (POST /introspect, RFC 7662) per client address."),
     Setting("RATELIMIT_INTROSPECT_CLIENT", "1200/minute", _rate,
             "Introspection requests per client address and client_id (resource server)."),
+    Setting("RATELIMIT_REVOKE", "1200/minute", _rate,
+            "Revocation requests (POST /revoke, RFC 7009) per client address."),
+    Setting("RATELIMIT_REVOKE_CLIENT", "600/minute", _rate,
+            "Revocation requests per client address and client_id."),
     Setting("RATELIMIT_REGISTER", "10/minute;100/hour", _rate,
             "Dynamic registration requests per client address: RFC 7591 POST /register "
             "and RFC 7592 GET/PUT/DELETE of a registration URI share one budget."),

@@ -193,6 +193,10 @@ GUARDS: dict[str, Guard] = {
     "oidc_token.introspect": Guard((Budget("RATELIMIT_INTROSPECT"),
                                     Budget("RATELIMIT_INTROSPECT_CLIENT",
                                            key=client_and_address)), oauth_json),
+    # RFC 7009 §2.1 client authentication at /revoke: each failure costs a hash and an audit row.
+    "oidc_token.revoke": Guard((Budget("RATELIMIT_REVOKE"),
+                                Budget("RATELIMIT_REVOKE_CLIENT", key=client_and_address)),
+                               oauth_json),
     "registration.register": REGISTER,
     "registration.read": REGISTER,
     "registration.replace": REGISTER,

@@ -196,6 +196,23 @@ def test_introspection_flood_is_answered_429_in_rfc6749_json(client, service_cli
     assert_json_429(response)
 
 
+@pytest.mark.config(RATELIMIT_REVOKE="5/minute", RATELIMIT_REVOKE_CLIENT="3/minute")
+def test_revocation_guessing_is_answered_429_in_rfc6749_json(client, service_client):
+    """Guessing a client's secret at /revoke (RFC 7009 §2.1 authenticates the client there)."""
+    token = _cc(client, service_client).get_json()["access_token"]
+    for _ in range(3):
+        response = client.post("/revoke", data={"token": token},
+                               headers=basic(service_client.client_id, secrets.token_urlsafe(8)))
+        assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    response = client.post("/revoke", data={"token": token},
+                           headers=basic(service_client.client_id, service_client.client_secret))
+    assert_json_429(response)
+    # The refused request revoked nothing: the token is still active.
+    status = client.post("/introspect", data={"token": token},
+                         headers=basic(service_client.client_id, service_client.client_secret))
+    assert status.status_code == 200 and status.get_json()["active"] is True
+
+
 def test_registration_guessing_is_answered_429_and_registers_nothing(client, app):
     from idp.services import registration
     from idp.services.admin_audit import Actor
