@@ -320,12 +320,14 @@ def test_health_and_metrics_are_never_limited(client, service_client):
         assert client.get("/metrics").status_code == 200
 
 
-@pytest.mark.config(RATELIMIT_TOKEN_CLIENT="2 per 2 seconds")
+# The window (which starts at its first request) is long enough for three token requests on
+# a loaded CI machine; 2 seconds was not always.
+@pytest.mark.config(RATELIMIT_TOKEN_CLIENT="2 per 4 seconds")
 def test_the_budget_comes_back_when_the_window_ends(client, service_client):
     assert [_cc(client, service_client).status_code for _ in range(2)] == [200, 200]
     refused = _cc(client, service_client)
     assert_json_429(refused)
-    assert _retry_after(refused) <= 2
+    assert _retry_after(refused) <= 4
     time.sleep(_retry_after(refused) + 0.2)
     assert _cc(client, service_client).status_code == 200
 
