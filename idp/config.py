@@ -215,9 +215,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOKEN_ID_TTL", 600, _int, "ID token lifetime in seconds."),
     Setting("TOKEN_REFRESH_TTL", 2_592_000, _int,
             "Default refresh token lifetime in seconds (a client may set its own)."),
-    Setting("TOKEN_REFRESH_GRACE", 5, _int,
-            "Seconds in which a spent refresh token may be presented again without "
-            "revoking its family (a client that lost the response)."),
+    Setting("TOKEN_REFRESH_GRACE", 0, _int,
+            "Seconds in which a spent refresh token may be presented again and get the "
+            "same new pair, without revoking its family (opt-in, for clients that cannot "
+            "retry safely). Default 0: strict single use, any replay revokes the family "
+            "(RFC 9700 §4.14.2)."),
     Setting("KEYS_ALG", "RS256", _str,
             "Algorithm of the provider's main signing key: RS256 or ES256."),
     Setting("KEYS_JWKS_CACHE", 300, _int,

@@ -103,12 +103,13 @@ def user_disable(username: str) -> None:
 @click.option("--temporary", is_flag=True, help="Make the user change it at next sign-in.")
 def user_set_password(username: str, password: str, temporary: bool) -> None:
     """Set a staff member's password; every session of theirs ends (with its logouts)."""
-    from ..services import audit, sessions, users
+    from ..services import audit, sessions, tokens, users
 
     target = users.get_user(username)
     users.set_password(target, password, temporary=temporary)
     # Whoever signed in with the old password must not stay signed in.
     ended = sessions.end_all_sessions(target, "password_set")
+    tokens.revoke_for_user(target)  # also those of no session
     audit.record("user.password_set", actor="cli", subject=target.username,
                  details={"sessions_ended": ended})
     click.echo(f"Password of {target.username} set; ended {ended} session(s).")

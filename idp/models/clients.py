@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -49,6 +49,9 @@ class Client(db.Model):
     refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 9700 §2.1.1: PKCE is required of every client unless it was registered otherwise
+    # (a confidential client that relies on the OIDC nonce instead). Public clients always use it.
+    pkce_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # RFC 7592: the registration access token of a dynamically registered client.
     registration_token_hash: Mapped[str | None] = mapped_column(String(128))

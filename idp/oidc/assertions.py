@@ -172,6 +172,16 @@ def _check_claims(client: Client, claims: dict) -> datetime:
         raise _invalid("The client assertion expired.")
     if exp > now + MAX_LIFETIME:
         raise _invalid("The client assertion is valid for too long.")
+    # RFC 7523 §3: a JWT used before its nbf MUST be rejected; an iat in the future is
+    # as impossible. Only the clock difference (LEEWAY) is tolerated.
+    for name in ("nbf", "iat"):
+        value = claims.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _invalid(f"The client assertion's {name} is not a number.")
+        if value > now + LEEWAY:
+            raise _invalid(f"The client assertion's {name} is in the future.")
     if not isinstance(claims.get("jti"), str) or not claims["jti"]:
         raise _invalid("The client assertion has no jti.")
     return datetime.fromtimestamp(exp, UTC) + timedelta(seconds=LEEWAY)

@@ -63,8 +63,8 @@ class Introspection(IntrospectionEndpoint):
         # A client sees only its own tokens; anything else is simply inactive (§2.2).
         if token is not None and not self.check_permission(token, client, request):
             return None
-        if token is not None and token.row.user is not None and not token.row.user.active:
-            return None  # a disabled account's tokens are no longer active
+        if token is not None and not tokens.owners_active(token.row):
+            return None  # a disabled account's or client's tokens are no longer active
         return token
 
     def check_permission(self, token: TokenRecord, client, request) -> bool:

@@ -14,7 +14,7 @@ from flask import request as flask_request
 from ..extensions import db
 from ..models import AUTH_METHODS, SsoSession, Token
 from ..services import audit, codes, sessions, tokens
-from ..services.claims import user_claims
+from ..services.claims import requested_claims
 from ..services.tokens import AuthContext
 from .adapters import CodeRecord, OAuthClient, TokenRecord
 
@@ -26,6 +26,13 @@ def _ip(request) -> str:
 
 
 def _live_session(session_id: int | None) -> SsoSession | None:
+    """The code's session if it is still live (not ended, timed out or expired)."""
+    session = db.session.get(SsoSession, session_id) if session_id else None
+    return session if session is not None and sessions.is_live(session) else None
+
+
+def _open_session(session_id: int | None) -> SsoSession | None:
+    """A refresh token's session, unless it ended (ending it revokes the token anyway)."""
     session = db.session.get(SsoSession, session_id) if session_id else None
     return session if session is not None and session.ended_at is None else None
 
@@ -67,6 +74,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         row = codes.find_code(code)
         if row is None or row.client_id != client.row.id:
             return None
+        if _live_session(row.session_id) is None:
+            # A code lives no longer than the sign-in it came from: tokens of an ended,
+            # timed-out or expired session would survive the logout (OIDC Back-Channel
+            # Logout 1.0 §2: every token belongs to a session the user can end).
+            raise InvalidGrantError("The sign-in session of this authorization code has ended.")
+        if row.code_challenge is None and (client.row.is_public or client.row.pkce_required):
+            # RFC 9700 §2.1.1: issued before the client was made to use PKCE.
+            raise InvalidGrantError("The authorization code was issued without PKCE.")
         if row.used_at is not None:
             # RFC 6749 §4.1.2: deny a second use and revoke what the first one issued.
             count = tokens.revoke_issued_from_code(row.id)
@@ -101,6 +116,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # Another request redeemed it a moment ago: exactly one token response.
             raise InvalidGrantError("The authorization code was already used.")
         session = _live_session(code.row.session_id)
+        if session is None:  # it ended while this request ran
+            raise InvalidGrantError("The sign-in session of this authorization code has ended.")
         auth = AuthContext(code.row.auth_time, code.row.acr, list(code.row.amr or []), session)
         self.request.user = user
         self.request.auth_context = auth
@@ -109,8 +126,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             refresh=wants_refresh_token(client, code.row.scope), code_id=code.row.id,
         )
         _audit_issued(client, user, self.GRANT_TYPE, row, self.request)
-        if session is not None:  # who to tell at back-channel logout
-            sessions.join(session, client.row.id, commit=False)
+        sessions.join(session, client.row.id, commit=False)  # who to tell at back-channel logout
         return 200, response, self.TOKEN_RESPONSE_HEADER
 
 
@@ -123,8 +139,8 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     def encode_id_token(self, token: dict[str, Any], request) -> str:
         code = request.authorization_code.row
         requested = (code.claims or {}).get("id_token") or {}
-        extra = {k: v for k, v in user_claims(request.user, request.client.row, [], requested).items()
-                 if k in requested}
+        # OIDC Core §5.5: only what the granted scopes carry (the user saw those on the page).
+        extra = requested_claims(request.user, request.client.row, code.scope.split(), requested)
         return tokens.mint_id_token(request.client.row, request.user, request.auth_context,
                                     now=int(time.time()), nonce=code.nonce,
                                     access_token=token["access_token"], extra=extra)
@@ -147,7 +163,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         raise NotImplementedError("refresh tokens are spent by spend_refresh_token")
 
     def _reused(self, row: Token) -> tuple[int, dict, list] | None:
-        """A spent refresh token: the same answer inside the grace window, else revoke all."""
+        """A spent refresh token: the same answer inside the (opt-in) grace window, else
+        revoke all (IDP_TOKEN_REFRESH_GRACE, default 0: strict single use)."""
         again = tokens.replacement_within_grace(row)
         if again is not None:
             return 200, again, self.TOKEN_RESPONSE_HEADER
@@ -171,13 +188,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         user = self.authenticate_user(self.request.refresh_token)
         if user is None:
             raise InvalidGrantError("The user of this refresh token can no longer sign in.")
+        if _open_session(row.session_id) is None:
+            # A token that belongs to no session would outlive every logout.
+            raise InvalidGrantError("The sign-in session of this refresh token has ended.")
         if not tokens.spend_refresh_token(row):
             db.session.rollback()
             db.session.refresh(row)  # a concurrent request rotated it first
             return self._reused(row)
         # RFC 6749 §6: a narrower scope may be asked for, never a wider one (checked by Authlib).
         scope = self.request.payload.scope or row.scope
-        session = _live_session(row.session_id)
+        session = _open_session(row.session_id)
         auth = AuthContext(row.auth_time, row.acr, list(row.amr or []), session)
         response, new_row = tokens.new_token_row(
             client.row, user, scope, self.GRANT_TYPE, auth, refresh=True, family_id=row.family_id,
@@ -187,7 +207,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             # OIDC Core §12.2: the same iss, sub, aud and auth_time as the original.
             response["id_token"] = tokens.mint_id_token(
                 client.row, user, auth, now=int(time.time()), access_token=response["access_token"])
-        tokens.keep_replacement(row, response)
+        if tokens.refresh_grace():
+            tokens.keep_replacement(row, response)
         _audit_issued(client, user, self.GRANT_TYPE, new_row, self.request)
         return 200, response, self.TOKEN_RESPONSE_HEADER
 

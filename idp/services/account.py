@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..errors import AuthenticationFailed, InvalidInput, NotFound
 from ..extensions import db
 from ..models import Client, Consent, SessionClient, SsoSession, User, utcnow
-from . import audit, authn, passwords, sessions, users
+from . import audit, authn, passwords, sessions, tokens, users
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("CocoaCoc", "Cốc Cốc"), ("coc_coc", "Cốc Cốc"),
              ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
@@ -85,6 +85,7 @@ def change_password(user: User, current: str, new: str, *, keep: SsoSession | No
     for row in live_sessions(user):
         if keep is None or row.id != keep.id:
             ended += sessions.end_session(row, "password_change")
+    tokens.revoke_for_user(user)  # what the old password obtained, in this session too
     audit.record("password.change", actor=user.username, subject=user.username, ip=ip,
                  details={"sessions_ended": ended})
     return ended

@@ -19,7 +19,7 @@ from ..errors import Forbidden, InvalidInput
 from ..extensions import db
 from ..models import (AuthorizationCode, Client, Consent, LogoutDelivery, OrgUnit, Role,
                       SessionClient, Token, UsedJti, user_roles)
-from . import clients
+from . import clients, tokens
 from .admin_audit import Actor, log
 from .admin_fields import FieldErrors, as_bool, as_list, text
 
@@ -290,6 +290,8 @@ def update(client: Client, data: dict[str, Any], actor: Actor) -> Client:
 @changes_client
 def set_enabled(client: Client, enabled: bool, actor: Actor) -> None:
     client.enabled = enabled
+    if not enabled:  # its tokens end with it; re-enabling brings none back
+        tokens.revoke_for_client(client)
     log(actor, "client.enabled" if enabled else "client.disabled", client=client.client_id)
 
 

@@ -12,7 +12,7 @@ from ..errors import Forbidden
 from ..extensions import db
 from ..models import (GLOBAL_ROLES, OrgUnit, RecoveryCode, Role, ThrottleCounter, TotpCredential,
                       User, utcnow)
-from . import sessions, users
+from . import sessions, tokens, users
 from .admin_audit import Actor, Page, log, paginate
 from .admin_fields import FieldErrors, text
 
@@ -159,6 +159,7 @@ def reset_password(user: User, actor: Actor) -> str:
     temporary = users.temporary_password()
     users.set_password(user, temporary, temporary=True, check_policy=False)
     sessions.end_all_sessions(user, "admin_revoked")
+    tokens.revoke_for_user(user)
     log(actor, "user.password_reset", subject=user.username)
     return temporary
 
@@ -169,6 +170,7 @@ def reset_mfa(user: User, actor: Actor) -> None:
     db.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     sessions.end_all_sessions(user, "admin_revoked")
+    tokens.revoke_for_user(user)
     log(actor, "user.mfa_reset", subject=user.username)
 
 

@@ -61,18 +61,43 @@ def _value(user: User, client: Client, claim: str) -> Any:
     return getattr(user, claim, None)
 
 
+def requestable(client: Client, granted: Iterable[str]) -> set[str]:
+    """The claims an OIDC Core §5.5 ``claims`` request may add to what the scopes release.
+
+    Only claims that a *granted* scope carries: the consent page lists scopes, so a
+    claim requested by name is released only when the user allowed a scope that
+    carries it. A trusted first-party client skips consent by design (it gets every
+    registered scope it asks for without a page), so for it the registered scopes
+    count: a claims request never shows it more than asking for the scope would.
+    """
+    names = claims_for_scopes(granted)
+    if client.trusted:
+        names |= claims_for_scopes((client.scope or "").split())
+    return names
+
+
 def user_claims(user: User, client: Client, scopes: Iterable[str],
                 requested: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``sub`` and the claims released by ``scopes``, plus individually requested ones.
+    """``sub`` and the claims released by the granted ``scopes``, plus requested ones.
 
     ``requested`` is one member (``userinfo`` or ``id_token``) of the OIDC Core §5.5
-    ``claims`` parameter. A claim requested there is released only if the client
-    is registered for a scope that carries it (a claims request never widens what
-    the client may see).
+    ``claims`` parameter; a claim requested there is released only if ``requestable``.
     """
+    scopes = list(scopes)
     names = claims_for_scopes(scopes)
-    allowed = claims_for_scopes((client.scope or "").split())
-    names |= {name for name in (requested or {}) if name in allowed}
+    names |= {name for name in (requested or {}) if name in requestable(client, scopes)}
+    return _claims_of(user, client, names)
+
+
+def requested_claims(user: User, client: Client, granted: Iterable[str],
+                     requested: dict[str, Any] | None) -> dict[str, Any]:
+    """Only the claims named in ``requested`` that may be released (the ID token's)."""
+    allowed = requestable(client, granted)
+    names = {name for name in (requested or {}) if name in allowed}
+    return {k: v for k, v in _claims_of(user, client, names).items() if k in names}
+
+
+def _claims_of(user: User, client: Client, names: set[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"sub": user.sub}
     for name in sorted(names - {"sub"}):
         value = _value(user, client, name)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import PasswordResetToken, User, utcnow
-from . import audit, passwords, sessions, throttle, users
+from . import audit, passwords, sessions, throttle, tokens, users
 from .crypto import hash_secret, new_secret
 from .mail import queue_mail
 
@@ -104,6 +104,7 @@ def reset_password(token: str, password: str, *, ip: str = "") -> User:
     )
     users.set_password(user, password)  # commits
     ended = sessions.end_all_sessions(user, "password_reset")
+    tokens.revoke_for_user(user)
     if throttle.is_locked(throttle.user_key(user, user.username)):
         # Proving the mailbox is enough to lift a lock made by someone guessing; not the
         # daily cap on second factors (a mailbox is not the authenticator).

@@ -148,6 +148,13 @@ def _input(meta: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return data, auth
 
 
+def _pkce_required(meta: dict[str, Any], auth: str) -> bool:
+    """RFC 9700 §2.1.1: PKCE unless a confidential client registers ``"pkce_required": false``
+    (it then relies on the nonce). Anything else keeps the default; RFC 7591 §3.2.1 lets
+    the server register other values than asked, and the response says which."""
+    return not (auth != "none" and meta.get("pkce_required") is False)
+
+
 def _raise_rfc7591(error: FieldErrors) -> None:
     field, message = next(iter(error.errors.items()))
     code = "invalid_redirect_uri" if field in URI_FIELDS else "invalid_client_metadata"
@@ -166,6 +173,7 @@ def register(meta: dict[str, Any], initial_token: str, ip: str | None = None) ->
     grant = _spend_initial_token(initial_token)
     actor = Actor(name=f"initial-token:{grant.id}", ip=ip)
     client, secret = admin_clients.create(data, actor, auth_method=auth, event="client.registered")
+    client.pkce_required = _pkce_required(meta, auth)
     token = new_secret(32)
     client.registration_token_hash = hash_secret(token)
     db.session.commit()
@@ -188,6 +196,7 @@ def response_body(client: Client) -> dict[str, Any]:
         "grant_types": client.grant_types, "response_types": client.response_types,
         "scope": client.scope, "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "registration_client_uri": f"{current_app.config['ISSUER']}/register/{client.client_id}",
+        "pkce_required": client.pkce_required is not False,
     }
     for key, value in (("logo_uri", client.logo_uri), ("backchannel_logout_uri", client.backchannel_logout_uri),
                        ("frontchannel_logout_uri", client.frontchannel_logout_uri),
@@ -230,6 +239,7 @@ def replace(client: Client, meta: dict[str, Any], ip: str | None = None) -> dict
     except FieldErrors as error:
         db.session.rollback()
         _raise_rfc7591(error)
+    client.pkce_required = _pkce_required(meta, auth)
     db.session.commit()
     return response_body(client)
 

@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import SessionClient, SsoSession, Token, User, utcnow
+from ..models import AuthorizationCode, SessionClient, SsoSession, Token, User, utcnow
 from .crypto import hash_secret, new_secret
 
 SessionEndHook = Callable[[SsoSession, str], None]
@@ -122,6 +122,12 @@ def end_session(session: SsoSession, reason: str) -> bool:
         update(Token)
         .where(Token.session_id == session.id, Token.revoked_at.is_(None))
         .values(revoked_at=now)
+    )
+    # Codes not yet redeemed die with their session (their tokens would belong to none).
+    db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.session_id == session.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
     )
     session.ended_at, session.end_reason = now, reason
     # Hooks add their rows (e.g. the logout outbox) to this same transaction, so that

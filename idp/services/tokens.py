@@ -181,9 +181,20 @@ def keep_replacement(row: Token, response: dict[str, Any]) -> None:
     )
 
 
+def refresh_grace() -> int:
+    """Seconds a spent refresh token may be presented again (0, the default: never).
+
+    RFC 9700 §4.14.2: a refresh token is single use; the window is an opt-in
+    (IDP_TOKEN_REFRESH_GRACE) for clients that cannot retry safely.
+    """
+    return max(0, int(current_app.config["TOKEN_REFRESH_GRACE"]))
+
+
 def replacement_within_grace(row: Token) -> dict[str, Any] | None:
     """The response that replaced a spent refresh token, if still inside the grace window."""
-    grace = current_app.config["TOKEN_REFRESH_GRACE"]
+    grace = refresh_grace()
+    if grace == 0:
+        return None
     if row.revoked_at is not None or row.rotated_at is None or not row.replacement:
         return None
     if utcnow() - row.rotated_at > timedelta(seconds=grace):
@@ -216,15 +227,39 @@ def revoke_issued_from_code(code_id: int) -> int:
     ).rowcount
 
 
-def revoke_for_user_and_client(user: User, client: Client, *, commit: bool = True) -> int:
-    count = db.session.execute(
-        update(Token)
-        .where(Token.user_id == user.id, Token.client_id == client.id, Token.revoked_at.is_(None))
+def _revoke_where(*conditions) -> int:
+    return db.session.execute(
+        update(Token).where(*conditions, Token.revoked_at.is_(None))
         .values(revoked_at=utcnow(), replacement=None)
+        .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def revoke_for_user_and_client(user: User, client: Client, *, commit: bool = True) -> int:
+    count = _revoke_where(Token.user_id == user.id, Token.client_id == client.id)
     if commit:
         db.session.commit()
     return count
+
+
+def revoke_for_user(user: User) -> int:
+    """Revoke every token of a user, in every session and none (not committed).
+
+    For a changed or reset password and a reset second factor: what was issued on the
+    old credentials, refresh tokens included, stops working at once.
+    """
+    return _revoke_where(Token.user_id == user.id)
+
+
+def revoke_for_client(client: Client) -> int:
+    """Revoke every token issued to a client (not committed): it is being disabled."""
+    return _revoke_where(Token.client_id == client.id)
+
+
+def owners_active(row: Token) -> bool:
+    """The token's client is enabled and its user (if any) may still sign in."""
+    return bool(row.client is not None and row.client.enabled
+                and (row.user is None or row.user.active))
 
 
 def verify_access_token(value: str) -> tuple[dict[str, Any], Token]:
@@ -247,6 +282,9 @@ def verify_access_token(value: str) -> tuple[dict[str, Any], Token]:
         raise TokenInvalid("The access token expired.")
     row = find_by_jti(str(claims.get("jti", "")))
     if row is None or not access_active(row):
+        raise TokenInvalid("The access token was revoked.")
+    if not row.client.enabled:
+        # Every caller (userinfo, the admin API, resource servers) gets this check here.
         raise TokenInvalid("The access token was revoked.")
     return claims, row
 

@@ -35,7 +35,7 @@ CLIENT_FIELDS = (
     "backchannel_logout_session_required", "frontchannel_logout_uri",
     "frontchannel_logout_session_required", "grant_types", "response_types", "scope",
     "id_token_signed_response_alg", "jwks", "jwks_uri", "access_token_ttl",
-    "refresh_token_ttl", "trusted", "mfa_required", "enabled", "created_at",
+    "refresh_token_ttl", "trusted", "mfa_required", "pkce_required", "enabled", "created_at",
 )
 USER_FIELDS = (
     "sub", "username", "email", "full_name", "given_name", "family_name", "title", "phone",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,16 +48,29 @@ class Flow:
 
     client: object  # Flask test client (the browser and the RP's back channel at once)
     rp: object  # RegisteredClient
+    verifiers: dict = field(default_factory=dict)  # code -> the PKCE verifier sent for it
 
     def authorize(self, method: str = "GET", **params):
+        """/authorize; with PKCE (RFC 9700 §2.1.1) unless the test passes code_challenge or
+        code_challenge_method itself (None: send none) or the client is registered without."""
         base = {"response_type": "code", "client_id": self.rp.client_id,
                 "redirect_uri": self.rp.redirect_uri, "scope": "openid", "state": "st-123"}
+        verifier = None
+        if "code_challenge" not in params and "code_challenge_method" not in params and (
+                self.rp.row.is_public or self.rp.row.pkce_required):
+            verifier, challenge = pkce_pair()
+            base.update(code_challenge=challenge, code_challenge_method="S256")
         base.update({k: v for k, v in params.items() if v is not None})
         for k in [k for k, v in params.items() if v is None]:
             base.pop(k, None)
         if method == "POST":
-            return self.client.post("/authorize", data=base)
-        return self.client.get("/authorize", query_string=base)
+            response = self.client.post("/authorize", data=base)
+        else:
+            response = self.client.get("/authorize", query_string=base)
+        location = response.headers.get("Location", "")
+        # The code may come later (after sign-in or consent): the last verifier serves then.
+        self.verifiers[query(location).get("code") if "code=" in location else None] = verifier
+        return response
 
     def code(self, **params) -> tuple[str, str]:
         """Run /authorize with PKCE; returns (code, verifier)."""
@@ -77,7 +90,9 @@ class Flow:
         return self.client.post("/token", data=data, headers=headers)
 
     def exchange(self, code: str, verifier: str | None):
+        """Redeem a code; ``None`` sends the verifier ``authorize`` added itself, if any."""
         data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.rp.redirect_uri}
+        verifier = verifier or self.verifiers.get(code, self.verifiers.get(None))
         if verifier:
             data["code_verifier"] = verifier
         return self.token(data)

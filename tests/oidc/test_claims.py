@@ -80,15 +80,25 @@ def test_claims_in_id_token(flow, signed_in):
     assert id_claims["email"] == "an.nguyen@example.gov.vn" and id_claims["roles"] == []
 
 
-def test_claims_request_cannot_exceed_registered_scopes(public_flow, signed_in, client):
-    from tests.oidc.conftest import pkce_pair
-
-    verifier, challenge = pkce_pair()
+def test_claims_request_cannot_exceed_granted_scopes(public_flow, signed_in, client):
+    """A non-trusted client gets a claim by name only when the user allowed a scope that
+    carries it (profile is registered but was not granted; phone is not even registered)."""
     claims = json.dumps({"userinfo": {"phone_number": {"essential": True}, "name": None}})
-    got = query(public_flow.authorize(claims=claims, code_challenge=challenge,
-                                      code_challenge_method="S256").headers["Location"])
-    info = _userinfo(client, public_flow.exchange(got["code"], verifier).get_json())
-    assert "phone_number" not in info and info["name"] == "Nguyễn Văn An"
+    got = query(public_flow.authorize(claims=claims).headers["Location"])
+    info = _userinfo(client, public_flow.exchange(got["code"], None).get_json())
+    assert info == {"sub": info["sub"]}
+
+
+def test_claims_request_within_granted_scopes(public_flow, signed_in, client, user,
+                                              public_client):
+    from idp.services import consent
+
+    consent.grant_consent(user, public_client.row, ["openid", "profile"])
+    claims = json.dumps({"id_token": {"name": None, "phone_number": None}})
+    body = public_flow.exchange(query(public_flow.authorize(
+        scope="openid profile", claims=claims).headers["Location"])["code"], None).get_json()
+    _, id_claims = decode_jwt(body["id_token"])
+    assert id_claims["name"] == "Nguyễn Văn An" and "phone_number" not in id_claims
 
 
 def test_claims_survive_refresh(flow, signed_in, client):

@@ -1,4 +1,5 @@
-"""PKCE (RFC 7636) with S256 only; required from public clients (RFC 9700 §2.1.1)."""
+"""PKCE (RFC 7636) with S256 only; required from every client unless a confidential one is
+registered otherwise (RFC 9700 §2.1.1)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tests.oidc.conftest import pkce_pair, query
 
 
 def test_public_client_without_pkce_is_refused(public_flow, signed_in):
-    got = query(public_flow.authorize().headers["Location"])
+    got = query(public_flow.authorize(code_challenge=None).headers["Location"])
     assert got["error"] == "invalid_request"
     assert "PKCE" in got["error_description"]
 
@@ -60,14 +61,41 @@ def test_public_client_must_send_verifier(public_flow, signed_in):
     assert response.get_json()["error"] == "invalid_request"
 
 
-def test_confidential_client_without_pkce_still_works(flow, signed_in):
-    response = flow.authorize()
-    code = query(response.headers["Location"])["code"]
-    assert flow.exchange(code, None).status_code == 200
+def test_confidential_client_without_pkce_is_refused_by_default(flow, signed_in):
+    got = query(flow.authorize(code_challenge=None).headers["Location"])
+    assert got["error"] == "invalid_request"
+    assert got["error_description"] == "This client must use PKCE (code_challenge with S256)."
 
 
-def test_verifier_without_challenge_is_refused(flow, signed_in):
-    code = query(flow.authorize().headers["Location"])["code"]
+@pytest.fixture
+def nonce_flow(client):
+    """A confidential client registered without PKCE (it relies on the nonce)."""
+    from tests.conftest import _register
+    from tests.oidc.conftest import Flow
+
+    return Flow(client, _register("Báo cáo", client_type="web", client_id="reports",
+                                  redirect_uris=["https://reports.example/cb"], trusted=True,
+                                  pkce_required=False))
+
+
+def test_confidential_client_registered_without_pkce_works(nonce_flow, signed_in):
+    code = query(nonce_flow.authorize(nonce="n-1").headers["Location"])["code"]
+    assert nonce_flow.exchange(code, None).status_code == 200
+
+
+def test_verifier_without_challenge_is_refused(nonce_flow, signed_in):
+    code = query(nonce_flow.authorize().headers["Location"])["code"]
     verifier, _ = pkce_pair()
-    response = flow.exchange(code, verifier)
+    response = nonce_flow.exchange(code, verifier)
     assert response.get_json()["error"] == "invalid_request"
+
+
+def test_code_without_challenge_is_refused_once_the_client_requires_pkce(nonce_flow, signed_in):
+    from idp.extensions import db
+
+    code = query(nonce_flow.authorize().headers["Location"])["code"]
+    nonce_flow.rp.row.pkce_required = True
+    db.session.commit()
+    response = nonce_flow.exchange(code, None)
+    assert response.get_json() == {"error": "invalid_grant", "error_description":
+                                   "The authorization code was issued without PKCE."}

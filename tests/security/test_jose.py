@@ -97,9 +97,14 @@ def test_replayed_client_assertion_is_refused(app, client, signer, signer_key):
     assertion = jk.signed(signer_key, _assertion_claims(app))
     assert _token_with_assertion(client, assertion).status_code == 200
     again = _token_with_assertion(client, assertion)
-    assert again.status_code in (400, 401)
-    assert again.get_json()["error"] == "invalid_client"
-    assert "already" in again.get_json()["error_description"]
+    assert again.status_code == 400  # no Basic header: RFC 6749 §5.2 allows 400
+    # One generic description on the wire; the reason is in the audit trail (finding 16).
+    assert again.get_json() == {"error": "invalid_client",
+                                "error_description": "Client authentication failed."}
+    from idp.models import AuditEvent
+
+    event = AuditEvent.query.filter_by(event_type="client.auth_failed").one()
+    assert "already" in event.details["reason"]
 
 
 # --- id_token_hint at /authorize and /end_session ----------------------------------------

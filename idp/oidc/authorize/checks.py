@@ -140,13 +140,16 @@ def check_scope(req: AuthRequest) -> None:
 
 
 def check_pkce(req: AuthRequest) -> None:
-    """RFC 7636 and RFC 9700 §2.1.1: S256 only; required from public clients."""
+    """RFC 7636 and RFC 9700 §2.1.1: S256 only; required from public clients always and
+    from confidential ones unless registered otherwise (``pkce_required``)."""
     challenge, method = req.get("code_challenge"), req.get("code_challenge_method")
     if challenge is None:
         if method:
             raise InvalidRequestError("code_challenge_method was sent without code_challenge.")
         if req.client.is_public:
             raise InvalidRequestError("Public clients must use PKCE (code_challenge with S256).")
+        if req.client.pkce_required is not False:
+            raise InvalidRequestError("This client must use PKCE (code_challenge with S256).")
         return
     if method != "S256":
         # Without a method RFC 7636 §4.3 means plain, which is refused.
