@@ -31,6 +31,7 @@ import base64
 import binascii
 import ipaddress
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -63,9 +64,9 @@ class RateLimited(TooManyAttempts):
 def client_address() -> str:
     """The client's address as ProxyFix left it; an IPv6 client is counted by its /64,
     the block one host usually holds, so that it cannot take a new budget per address."""
-    raw = (request.remote_addr or "").split("%")[0]
+    raw = request.remote_addr or ""
     try:
-        ip = ipaddress.ip_address(raw)
+        ip = ipaddress.ip_address(_without_port(raw).split("%")[0])
     except ValueError:
         return raw[:64] or "unknown"
     if ip.version == 6:
@@ -73,6 +74,18 @@ def client_address() -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def _without_port(raw: str) -> str:
+    """``203.0.113.7:51234`` → ``203.0.113.7``, ``[2001:db8::1]:443`` → ``2001:db8::1``.
+
+    Some proxies forward the client's address with its source port (X-Forwarded-For
+    ``ip:port``); kept, every new connection of one client would get a new budget.
+    """
+    if raw.startswith("["):
+        return raw[1:].partition("]")[0]
+    host, colon, port = raw.rpartition(":")
+    return host if colon and "." in host and ":" not in host and port.isdigit() else raw
 
 
 def client_and_address() -> str:
@@ -239,6 +252,10 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(client_address, storage_uri=uri, storage_options=options,
                       strategy="fixed-window", swallow_errors=True,
                       in_memory_fallback_enabled=True, headers_enabled=False)
+    # Into the provider's own log: Flask-Limiter's logger has only a NullHandler, so that
+    # "storage unreachable - falling back to in-memory storage" (a Redis outage: budgets
+    # are then per process) and each refused request would otherwise be dropped unseen.
+    limiter.logger = logging.getLogger("idp.ratelimits")
     limiter.init_app(app)
     # Its before_request hook serves only application-wide and default limits, which are
     # not used here: without it, unguarded endpoints (health, metrics...) pay nothing.

@@ -55,11 +55,16 @@ def update_user(username: str):
     changes = body()
     api_schema.check(changes, openapi.USER_INPUT, partial=True)
     merged.update(changes)
-    admin_users.update(user, merged, actor())
+    roles = None
     if "roles" in merged and merged["roles"] != admin_users.as_dict(user)["roles"]:
         names = merged["roles"] if isinstance(merged["roles"], list) else []
         global_names = [n for n in names if ":" not in n]
-        admin_users.set_roles(user, global_names, _client_role_ids(names), actor())
+        # Refuse a role change before the profile is touched: a refused PATCH changes nothing.
+        roles = (global_names, _client_role_ids(names))
+        admin_users.check_roles(user, global_names, actor())
+    admin_users.update(user, merged, actor())
+    if roles is not None:
+        admin_users.set_roles(user, *roles, actor())
     db.session.commit()
     return jsonify(admin_users.as_dict(user))
 

@@ -195,8 +195,8 @@ def client_roles() -> list[Role]:
     ).scalars())
 
 
-def set_roles(user: User, global_names: list[str], client_role_ids: list[int], actor: Actor) -> None:
-    """Replace the user's global and per-client roles."""
+def check_roles(user: User, global_names: list[str], actor: Actor) -> None:
+    """Refuse a role change :func:`set_roles` would refuse, before anything else is changed."""
     unknown = [name for name in global_names if name not in GLOBAL_ROLES]
     if unknown:
         raise FieldErrors({"roles": _("Unknown role %(name)s.", name=unknown[0])})
@@ -205,6 +205,11 @@ def set_roles(user: User, global_names: list[str], client_role_ids: list[int], a
     # Global roles are given and taken by a full administrator only.
     guard(user, actor, "set_roles",
           grants_global_role=sorted(set(global_names)) != user.global_roles())
+
+
+def set_roles(user: User, global_names: list[str], client_role_ids: list[int], actor: Actor) -> None:
+    """Replace the user's global and per-client roles."""
+    check_roles(user, global_names, actor)
     chosen = [users.global_role(name) for name in dict.fromkeys(global_names)]
     if client_role_ids:
         found = list(db.session.execute(

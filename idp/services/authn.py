@@ -65,16 +65,13 @@ def authenticate(identifier: str, password: str, *, ip: str = "", code: str = ""
 def _held(user: User | None, key: str, subject: str, password: str, code: str,
           ip: str) -> Authenticated:
     """An attempt on a held account: the same answer, and the same work (one argon2 check,
-    then two counter writes when a code was typed), for a right or a wrong password, with
-    or without a second factor, for a real or an unknown name."""
+    then the factor check and three counter writes when a code was typed), for a right or
+    a wrong password, with or without a second factor, for a real or an unknown name."""
     ok = passwords.verify_password(user.password_hash if user else None, password)
     live = ok and user is not None and user.active
-    if code and live:
-        if mfa.pass_hold(user, code, ip=ip):
-            _password_passed(user, password, ip, held=True)
-            return Authenticated(user, ["otp", "pwd"])
-    elif code:
-        throttle.fail(key, ip)  # two counter writes, as a wrong code makes in pass_hold
+    if code and mfa.pass_hold(user, code, ip=ip, live=live, account=key):
+        _password_passed(user, password, ip, held=True)
+        return Authenticated(user, ["otp", "pwd"])
     _refused(subject, ip, "locked", key)
     raise AccountLocked()
 

@@ -41,8 +41,12 @@ def _is_loopback(host: str) -> bool:
 def validate_redirect_uri(uri: str, *, client_type: str = "web", field: str = "redirect_uri") -> str:
     """Check one registered URI (RFC 9700 §2.1, RFC 8252 §7): exact, absolute, no fragment."""
     uri = (uri or "").strip()
-    parts = urlsplit(uri)
-    if not parts.scheme or not (parts.netloc or parts.scheme not in {"http", "https"}):
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # "https://[::1/cb": an unclosed IPv6 literal is not a URI
+        parts = None
+    if (parts is None or not parts.scheme
+            or not (parts.netloc or parts.scheme not in {"http", "https"})):
         raise InvalidInput(_("%(field)s: %(uri)s is not an absolute URI.", field=field, uri=uri))
     if parts.fragment or "#" in uri:
         # RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.

@@ -18,6 +18,9 @@ from ..models import AuditEvent, OrgUnit, SessionClient, SsoSession, TotpCredent
 # Event types written by the sign-in side (idp.services.authn / throttle) and the protocol.
 SIGNIN_EVENT = "login"  # outcome success or failure, one per attempt
 LOCK_EVENT = "account.lock"
+# Housekeeping's summary of refusals by a hold or a delay (one per key and window, with
+# the count; the first of them is also a ``login`` failure): throttle.first_refusal.
+REFUSED_EVENT = "login.refused"
 
 
 def _app_signin():
@@ -81,7 +84,25 @@ def daily_rates(days: int = 14) -> list[DailyRates]:
         .group_by(day)
     ).all()
     found = {_day(when): (int(ok or 0), int(bad or 0), int(locks or 0)) for when, ok, bad, locks in rows}
-    return [DailyRates(d, *found.get(d, (0, 0, 0))) for d in _days(days)]
+    refused = _refused_per_day(since)
+    rates = []
+    for d in _days(days):
+        ok, bad, locks = found.get(d, (0, 0, 0))
+        rates.append(DailyRates(d, ok, bad + refused.get(d, 0), locks))
+    return rates
+
+
+def _refused_per_day(since) -> dict[str, int]:
+    """Failed attempts that were refused by a hold or a delay and audited only as a count,
+    so that a spray does not hide behind its own throttle (the first one of each summary
+    is a ``login`` failure already)."""
+    day = func.date(AuditEvent.created_at)
+    rows = db.session.execute(
+        select(day, func.sum(AuditEvent.details["count"].as_integer() - 1))
+        .where(AuditEvent.created_at >= since, AuditEvent.event_type == REFUSED_EVENT)
+        .group_by(day)
+    ).all()
+    return {_day(when): int(extra or 0) for when, extra in rows}
 
 
 def _live_sessions():

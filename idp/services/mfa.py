@@ -62,10 +62,18 @@ def has_totp(user: User) -> bool:
 
 
 def _credential(user: User) -> TotpCredential | None:
+    return _credential_of(user.id)
+
+
+def _credential_of(user_id: int) -> TotpCredential | None:
     return db.session.execute(
-        select(TotpCredential).where(TotpCredential.user_id == user.id,
+        select(TotpCredential).where(TotpCredential.user_id == user_id,
                                      TotpCredential.confirmed_at.is_not(None))
     ).scalar_one_or_none()
+
+
+# Checked against a code typed for a name with no authenticator (the same HMAC work).
+_DECOY_SECRET = pyotp.random_base32(32)
 
 
 def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
@@ -134,8 +142,10 @@ def verify_totp(user: User, code: str, now: float | None = None) -> bool:
     if credential is None:
         return False
     step = _matching_step(decrypt(credential.secret_encrypted), code, now)
-    if step is None:
-        return False
+    return step is not None and _spend_step(credential, step)
+
+
+def _spend_step(credential: TotpCredential, step: int) -> bool:
     # One conditional UPDATE: of two requests with the same code, only one wins.
     won = db.session.execute(
         update(TotpCredential)
@@ -150,12 +160,16 @@ def verify_totp(user: User, code: str, now: float | None = None) -> bool:
 
 def use_recovery_code(user: User, code: str) -> bool:
     """Spend one recovery code (single use, also under concurrency)."""
+    return _spend_recovery_code(user.id, code)
+
+
+def _spend_recovery_code(user_id: int, code: str) -> bool:
     raw = "".join(ch for ch in (code or "").lower() if ch.isalnum())
     if len(raw) != 10:
         return False
     used = db.session.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == hash_secret(raw),
+        .where(RecoveryCode.user_id == user_id, RecoveryCode.code_hash == hash_secret(raw),
                RecoveryCode.used_at.is_(None))
         .values(used_at=utcnow())
     ).rowcount
@@ -194,18 +208,35 @@ def second_factor(user: User, *, code: str = "", recovery_code: str = "", ip: st
     return how
 
 
-def pass_hold(user: User, code: str, *, ip: str = "") -> bool:
-    """The right password was given for a held account: does ``code`` (TOTP or recovery
-    code) pass the hold?  A failure counts like any failed second factor; an account
-    without a factor, or past the daily cap, fails the same way (same answer, same work).
+def pass_hold(user: User | None, code: str, *, ip: str = "", live: bool = True,
+              account: str | None = None) -> bool:
+    """Does ``code`` (TOTP or recovery code) pass the hold of ``user``'s account?
+
+    ``live``: the right password of an active account was given with it. Only then can
+    the code pass; a failure then counts like any failed second factor.  A wrong password
+    (or an unknown name, ``user`` None, its key ``account``) makes the same reads, checks
+    and counter writes (:func:`throttle.fail_on_hold`), so that neither the answers nor the
+    time tell an attacker that a guess was the password.  An account without a factor, or
+    past the daily cap, fails the same way.
     """
+    account = account or throttle.user_key(user, user.username)
+    real = live and user is not None
+    uid = user.id if user is not None else 0  # read once, before any commit expires it
+    subject = user.username if real else None
+    day_key = throttle.second_factor_key(user) if real else throttle.held_day_key(account)
     digits = "".join(code.split())
     recovery = not (len(digits) == 6 and digits.isdigit())
-    ok = False
-    if has_totp(user) and not throttle.second_factor_capped(user):
-        ok = use_recovery_code(user, code) if recovery else verify_totp(user, digits)
+    credential = _credential_of(uid)
+    capped = throttle.day_capped(day_key)  # read for every attempt: the same work
+    usable = real and credential is not None and not capped
+    if recovery:
+        ok = _spend_recovery_code(uid if usable else 0, code)  # user 0 has no codes
+    else:
+        secret = decrypt(credential.secret_encrypted) if credential else _DECOY_SECRET
+        step = _matching_step(secret, digits)
+        ok = usable and step is not None and _spend_step(credential, step)
     if not ok:
-        throttle.fail_second_factor(user, ip=ip)
+        throttle.fail_on_hold(account, ip, day_key, subject=subject)
         return False
     _verified(user, "recovery" if recovery else "totp", ip)
     return True

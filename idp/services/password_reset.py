@@ -43,29 +43,49 @@ def request_reset(email: str, link_for: Callable[[str], str], *, ip: str = "") -
                          details={"reason": "throttled"})
         return False
     user = users.find_user(email)
-    if user is None or not user.active or "@" not in email:
-        audit.record("password.reset_request", outcome="failure", subject=subject,
-                     ip=ip, details={"reason": "unknown_email" if user is None else "disabled"})
-        return False
-    token = new_secret(32)
-    now = utcnow()
-    db.session.add(PasswordResetToken(
-        token_hash=hash_secret(token), user_id=user.id, created_at=now,
-        expires_at=now + timedelta(seconds=current_app.config["RESET_TTL"]),
-    ))
-    minutes = max(1, current_app.config["RESET_TTL"] // 60)
-    body = _(
+    known = user is not None and user.active and "@" in email
+    # The same work for every address (finding 10: known addresses answered slower): a
+    # token, the mail's body, two rows and one commit; for an address that belongs to
+    # no active account the two rows are rolled back.
+    token, now, ttl = new_secret(32), utcnow(), current_app.config["RESET_TTL"]
+    body = _body(user if known else None, link_for(token), ttl)
+    savepoint = None if known else db.session.begin_nested()
+    if known:
+        db.session.add(PasswordResetToken(
+            token_hash=hash_secret(token), user_id=user.id, created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        ))
+    else:  # a row of the same size in place of the link (which needs a real user)
+        queue_mail(email, hash_secret(token), hash_secret(token))
+    db.session.flush()  # one INSERT each, as for a known address (not one batch of two)
+    queue_mail(user.email if known else email, _("Reset your password"), body)
+    if savepoint is not None:
+        _roll_back(savepoint)
+        reason = "disabled" if user is not None and "@" in email else "unknown_email"
+        audit.record("password.reset_request", outcome="failure", subject=subject, ip=ip,
+                     details={"reason": reason}, commit=False)
+    else:
+        audit.record("password.reset_request", subject=user.username, ip=ip, commit=False)
+    # One commit: the link, its mail and the audit event together.
+    db.session.commit()
+    return known
+
+
+def _body(user: User | None, link: str, ttl: int) -> str:
+    return _(
         "Hello %(name)s,\n\nSomeone (probably you) asked to reset the password of your "
         "account %(username)s. To choose a new password, open this link within "
         "%(minutes)d minutes:\n\n%(link)s\n\nThe link works once. If you did not ask for "
         "this, ignore this message: your password stays as it is.\n",
-        name=user.full_name, username=user.username, minutes=minutes, link=link_for(token),
+        name=user.full_name if user else "", username=user.username if user else "",
+        minutes=max(1, ttl // 60), link=link,
     )
-    queue_mail(user.email, _("Reset your password"), body)
-    # One commit: the link, its mail and the audit event together.
-    audit.record("password.reset_request", subject=user.username, ip=ip, commit=False)
-    db.session.commit()
-    return True
+
+
+def _roll_back(savepoint) -> None:
+    """Send the decoy rows to the database as a real request would, then drop them."""
+    db.session.flush()
+    savepoint.rollback()
 
 
 def _live(token: str):
@@ -96,13 +116,7 @@ def reset_password(token: str, password: str, *, ip: str = "") -> User:
     if spent != 1:  # another request spent it first
         db.session.rollback()
         raise InvalidInput(_("This link is not valid any more. Ask for a new one."))
-    # Other links of the same user die with this one.
-    db.session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
-    users.set_password(user, password)  # commits
+    users.set_password(user, password)  # commits; the user's other links die with this one
     ended = sessions.end_all_sessions(user, "password_reset")
     tokens.revoke_for_user(user)
     if throttle.is_locked(throttle.user_key(user, user.username)):

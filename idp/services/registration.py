@@ -98,6 +98,21 @@ def revoke_initial_token(token_id: int, actor: Actor) -> None:
         log(actor, "registration.initial_token_revoked", details={"id": token_id})
 
 
+def _check_initial_token(token: str) -> None:
+    """Refuse a wrong initial access token before anything else is done for the request.
+
+    Validating the metadata first would resolve the host names it names for anyone:
+    the answer ("db.internal is 10.0.0.5, an address the provider may not call") would
+    map the internal DNS for callers holding no token at all. The token is spent only
+    after the metadata passed (:func:`_spend_initial_token`).
+    """
+    live = db.session.execute(select(InitialAccessToken.id).where(
+        InitialAccessToken.token_hash == hash_secret(token or ""),
+        InitialAccessToken.used_at.is_(None), InitialAccessToken.expires_at > utcnow())).first()
+    if live is None:
+        raise BadToken(_("The initial access token is not valid."))
+
+
 def _spend_initial_token(token: str) -> InitialAccessToken:
     """Mark the token used in one UPDATE, so that two registrations cannot share it."""
     now = utcnow()
@@ -165,6 +180,7 @@ def _raise_rfc7591(error: FieldErrors) -> None:
 
 def register(meta: dict[str, Any], initial_token: str, ip: str | None = None) -> dict[str, Any]:
     """RFC 7591 §3.1–3.2.1: validate, spend the initial token, create; returns the response."""
+    _check_initial_token(initial_token)
     data, auth = _input(meta)
     try:
         admin_clients.validate(data)

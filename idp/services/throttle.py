@@ -74,6 +74,13 @@ def second_factor_key(user: User) -> str:
     return f"mfa-day:{user.id}"
 
 
+def held_day_key(account: str) -> str:
+    """Codes typed with a wrong password (or an unknown name) on a held account's form, in
+    the current day: written where a right password writes the daily cap
+    (:func:`fail_on_hold`), so that the work, and so the time, do not tell the password."""
+    return f"held-day:{account}"
+
+
 def known_ip_key(user: User, ip: str) -> str:
     """Marks that ``user`` completed a sign-in from ``ip`` (an IP slow-down spares it)."""
     return f"seen:{user.id}:{(ip or 'unknown')[:64]}"
@@ -93,6 +100,7 @@ DAY = 86400
 # Key prefixes whose window is not LOCKOUT_SECONDS (housekeeping purges by these).
 WINDOWS = {
     "mfa-day:": lambda cfg: DAY,
+    "held-day:": lambda cfg: DAY,
     "seen:": lambda cfg: cfg["THROTTLE_KNOWN_IP_SECONDS"],
     "reset-to:": lambda cfg: cfg["RESET_WINDOW"],
     "reset-ip:": lambda cfg: cfg["RESET_WINDOW"],
@@ -181,42 +189,74 @@ def _count_account(backend: Store, account: str, now: datetime, subject: str | N
     return locked
 
 
-def fail(account: str, ip: str, *, subject: str | None = None) -> bool:
-    """Count one wrong password on the account and the IP. True when the account is held."""
+def _count_ip(backend: Store, ip: str, now: datetime) -> None:
     cfg = current_app.config
-    now = utcnow()
-    backend = store()
-    locked = _count_account(backend, account, now, subject, ip)
     ip_failures = backend.incr(ip_key(ip), now, cfg["LOCKOUT_SECONDS"])
     ip_wait = _delay(ip_failures, cfg["IP_THRESHOLD"])
     if ip_wait:
         backend.hold(ip_key(ip), now + timedelta(seconds=ip_wait))
+
+
+def fail(account: str, ip: str, *, subject: str | None = None) -> bool:
+    """Count one wrong password on the account and the IP. True when the account is held."""
+    now = utcnow()
+    backend = store()
+    locked = _count_account(backend, account, now, subject, ip)
+    _count_ip(backend, ip, now)
     return locked
+
+
+def _count_day(backend: Store, account: str, day_key: str, now: datetime, subject: str | None,
+               ip: str) -> int:
+    """One more failed second factor today; at the cap, the lock is mirrored and audited."""
+    day = backend.incr(day_key, now, DAY)
+    if subject and day == current_app.config["MFA_DAILY_FAILURE_CAP"]:
+        _mirror_lock(account, now + timedelta(seconds=DAY))
+        audit.record("account.lock", outcome="success", actor="system", subject=subject,
+                     ip=ip, details={"failures": day, "seconds": DAY,
+                                     "reason": "second_factor_daily_cap"})
+    return day
 
 
 def fail_second_factor(user: User, *, ip: str = "") -> bool:
     """Count one failed second factor on the account and on its day.
 
-    The same two counter writes as :func:`fail` (account + one more key), so that a
-    held account answers a wrong password and a wrong code in the same time.  True when
-    the account is held or its daily cap is reached.
+    True when the account is held or its daily cap is reached.
     """
     cap = current_app.config["MFA_DAILY_FAILURE_CAP"]
     now = utcnow()
     backend = store()
-    locked = _count_account(backend, user_key(user, user.username), now, user.username, ip)
-    day = backend.incr(second_factor_key(user), now, DAY)
-    if day == cap:
-        _mirror_lock(user_key(user, user.username), now + timedelta(seconds=DAY))
-        audit.record("account.lock", outcome="success", actor="system", subject=user.username,
-                     ip=ip, details={"failures": day, "seconds": DAY,
-                                     "reason": "second_factor_daily_cap"})
+    subject = user.username
+    account, day_key = user_key(user, subject), second_factor_key(user)
+    locked = _count_account(backend, account, now, subject, ip)
+    day = _count_day(backend, account, day_key, now, subject, ip)
     return locked or day >= cap
+
+
+def fail_on_hold(account: str, ip: str, day_key: str, *, subject: str | None = None) -> None:
+    """A code typed on a held account's form did not pass the hold.
+
+    The same three counter writes whatever the password was: the account (its hold goes
+    on), the IP, and ``day_key`` -- the account's daily cap of second factors after a
+    right password (``subject`` set), :func:`held_day_key` after a wrong one.  Before,
+    only a wrong password counted on the IP, and the IP's slow-down (429 for the next
+    name tried) told the attacker which guess was the password (SECURITY.md, verify2).
+    """
+    now = utcnow()
+    backend = store()
+    _count_account(backend, account, now, None, ip)
+    _count_ip(backend, ip, now)
+    _count_day(backend, account, day_key, now, subject, ip)
 
 
 def second_factor_capped(user: User) -> bool:
     """The account failed ``MFA_DAILY_FAILURE_CAP`` second factors today: refuse them all."""
-    state = store().get(second_factor_key(user))
+    return day_capped(second_factor_key(user))
+
+
+def day_capped(day_key: str) -> bool:
+    """``day_key`` (see :func:`fail_on_hold`) reached ``MFA_DAILY_FAILURE_CAP`` today."""
+    state = store().get(day_key)
     return state.within(DAY, utcnow()) >= current_app.config["MFA_DAILY_FAILURE_CAP"]
 
 

@@ -122,7 +122,8 @@ def test_sign_in_on_one_node_and_log_out_on_the_other(cluster, seed, database_no
     assert info.status_code == 200 and info.json()["sub"] == claims["sub"]
 
     # Single sign-on: node B knows the session node A made; no page is shown.
-    silent = browser.get(b.url + "/authorize", params=_authorize_params(seed, prompt="none"))
+    silent = browser.get(b.url + "/authorize", params=_authorize_params(
+        seed, prompt="none", code_challenge=challenge, code_challenge_method="S256"))
     assert "code" in query_of(silent.headers["Location"]), silent.headers["Location"]
 
     # RP-Initiated Logout 1.0 §2 on node B, with the ID token and the SSO cookie.
@@ -141,7 +142,9 @@ def test_sign_in_on_one_node_and_log_out_on_the_other(cluster, seed, database_no
 def _assert_signed_out(node: Node, seed, sso_cookie: str, access_tokens: list[str]) -> None:
     """The session is gone on ``node`` even for its old cookie (replayed on purpose),
     and so are the access tokens issued in it."""
-    params = _authorize_params(seed, prompt="none")
+    _verifier, challenge = _pkce()
+    params = _authorize_params(seed, prompt="none", code_challenge=challenge,
+                               code_challenge_method="S256")
     silent = node.get("/authorize", params=params, cookies={SSO_COOKIE: sso_cookie})
     assert silent.status_code == 302
     # OIDC Core §3.1.2.6: prompt=none without a session answers login_required.

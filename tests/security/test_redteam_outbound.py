@@ -344,9 +344,12 @@ def test_development_loopback_issuer_still_reaches_the_demo_apps(client, initial
                                               "http://127.0.0.2:5001/auth/backchannel-logout"},
                            headers={"Authorization": f"Bearer {initial_token}"})
     assert response.status_code == 201
-    # Loopback only: a private address needs the allow-list even in development.
+    # Loopback only: a private address needs the allow-list even in development. (A fresh
+    # initial token: the first is spent, and a spent one is refused before the metadata.)
+    _, second = registration.issue_initial_token("CI", 3600, Actor("binh.tran"))
+    db.session.commit()
     refused = client.post("/register", json={**META, "backchannel_logout_uri": "https://10.0.0.1/b"},
-                          headers={"Authorization": f"Bearer {initial_token}"})
+                          headers={"Authorization": f"Bearer {second}"})
     assert refused.get_json()["error"] == "invalid_client_metadata"
 
 
@@ -396,7 +399,7 @@ def test_connect_time_check_refuses_a_name_that_now_resolves_inside(app, monkeyp
     def no_connection(*args, **kwargs):
         raise AssertionError("the provider connected to a refused address")
 
-    monkeypatch.setattr(outbound, "_pool", no_connection)
+    monkeypatch.setattr(outbound, "_connection", no_connection)
     (outcome,) = backchannel.deliver_due()
     assert outcome.status == "pending"
     assert outcome.error == "Refused: docs.gov.vn resolves to 10.0.0.7, which is not a public address"

@@ -63,6 +63,18 @@ def test_a_staff_only_program_cannot_give_a_global_role(client, client_credentia
     assert not db.session.query(AuditEvent).filter_by(event_type="user.roles_changed").count()
 
 
+def test_a_refused_role_change_leaves_the_profile_untouched(client, client_credentials, user):
+    """One PATCH asking for a new e-mail *and* a global role: the refusal changes nothing."""
+    token = client_credentials("admin.staff")
+    before = users.get_user(user.username).email
+    response = _api(client, token, "PATCH", f"/users/{user.username}",
+                    json={"email": "attacker@example.gov.vn", "roles": ["admin"]})
+    _assert_insufficient_scope(response, ACCOUNT_REFUSAL_VI)
+    db.session.expire_all()
+    assert users.get_user(user.username).email == before
+    assert not db.session.query(AuditEvent).filter_by(event_type="user.updated").count()
+
+
 def test_a_staff_only_program_cannot_take_over_an_administrator(client, client_credentials,
                                                                 admin_user):
     token = client_credentials("admin.staff")
@@ -90,7 +102,8 @@ def test_a_staff_only_program_cannot_take_over_an_administrator(client, client_c
     assert db.session.query(TotpCredential).filter_by(user_id=admin.id).count() == 1
     operations = [e.details["operation"] for e in db.session.query(AuditEvent).filter_by(
         event_type="user.change_refused", subject=admin.username)]
-    assert sorted(operations) == sorted(["reset_mfa", "reset_password", "update", "update",
+    # The roles PATCH is refused by the role check, before the profile is touched.
+    assert sorted(operations) == sorted(["reset_mfa", "reset_password", "update", "set_roles",
                                          "set_enabled", "unlock", "end_sessions"])
     # ...and the admin still signs in with the password they had.
     assert passwords.verify_password(admin.password_hash, PASSWORD)
@@ -143,10 +156,12 @@ def test_every_operation_on_an_account_passes_the_guard():
             continue
         parameters = inspect.signature(function).parameters
         if "user" in parameters and "actor" in parameters:
-            assert "guard(user, actor," in inspect.getsource(function), name
+            source = inspect.getsource(function)
+            # set_roles guards through check_roles, which the API also runs before a PATCH.
+            assert "guard(user, actor," in source or "check_roles(user," in source, name
             checked.append(name)
-    assert sorted(checked) == ["end_sessions", "reset_mfa", "reset_password", "set_enabled",
-                               "set_roles", "unlock", "update"]
+    assert sorted(checked) == ["check_roles", "end_sessions", "reset_mfa", "reset_password",
+                               "set_enabled", "set_roles", "unlock", "update"]
 
 
 # --- #1b an ordinary client given admin.* afterwards --------------------------------------

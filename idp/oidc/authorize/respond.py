@@ -21,7 +21,10 @@ def redirect_uri_of(next_url: str | None) -> str | None:
 
     Only a ticket we signed counts (its request was validated before it was made).
     """
-    parts = urlsplit(next_url or "")
+    try:
+        parts = urlsplit(next_url or "")
+    except ValueError:  # ?next=http://[x is no ticket of ours (and no 500)
+        return None
     if parts.path != url_for("oidc_authorize.resume") or parts.netloc:
         return None
     ticket = dict(parse_qsl(parts.query)).get("ticket")
