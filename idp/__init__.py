@@ -50,7 +50,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import ratelimits
 
     ratelimits.init_app(app)  # IDP_RATELIMIT_*: wraps the guarded views registered above
+    _wire_side_effects(app)
     return app
+
+
+def _wire_side_effects(app: Flask) -> None:
+    """Everything that happens besides a request's or command's own work, in one place."""
+    from .ops import worker
+    from .services import audit, logout, metrics, sessions
+
+    # However an SSO session ends (logout, timeout, admin, password reset), the transaction
+    # that ends it queues its back-channel logouts and writes the session.ended audit event.
+    sessions.init_app(app, on_end=[logout.queue_backchannel, logout.audit_session_end])
+    # Every recorded audit event feeds the Prometheus counters (sign-ins, tokens issued).
+    audit.init_app(app, on_record=[metrics.count_audit_event])
+    # IDP_LOGOUT_IMMEDIATE: right after such a commit, a thread tries the queued logouts.
+    logout.init_app(app)
+    # IDP_LOGOUT_INLINE_WORKER: the worker runs as a thread, from the first request on.
+    worker.init_app(app)
 
 
 def _apply_settings(app: Flask, values: dict[str, Any]) -> None:

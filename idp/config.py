@@ -203,13 +203,14 @@ SETTINGS: tuple[Setting, ...] = (
             "many seconds across all nodes (shared counters), and a failed fetch is "
             "remembered for as long (RFC 7523 §3 keys; no forced fetches by anyone)."),
     Setting("LOGOUT_INLINE_WORKER", None, _bool,
-            "Run the delivery worker as a thread inside the provider, so that no "
-            "`idp worker` process is needed. Default: on in development, off in "
-            "production and in tests."),
-    Setting("LOGOUT_IMMEDIATE", None, _bool,
+            "Run the worker (logouts, mail, timed-out sessions) as a thread inside the "
+            "provider, started by its first request, so that no `idp worker` process is "
+            "needed. Default: on when IDP_ENV is development, off in production; the "
+            "test suite turns it off and a test that needs the thread turns it on."),
+    Setting("LOGOUT_IMMEDIATE", True, _bool,
             "Try each back-channel logout at once, in a background thread, right after "
-            "the session ends (the outbox row stays the source of truth). Default: on, "
-            "off in tests."),
+            "the session ends (the outbox row stays the source of truth). The test "
+            "suite turns it off, so that the worker's passes are what a test sees."),
     # --- Tokens -----------------------------------------------------------------
     Setting("TOKEN_CODE_TTL", 60, _int,
             "Authorization code lifetime in seconds (RFC 6749 §4.1.2: short-lived)."),
@@ -310,6 +311,8 @@ def load(environ: os._Environ | dict, overrides: dict | None) -> dict[str, Any]:
 def _validate(values: dict[str, Any]) -> None:
     if values["ENV"] not in {"development", "production"}:
         raise ConfigError("IDP_ENV must be development or production.")
+    if values["LOGOUT_INLINE_WORKER"] is None:
+        values["LOGOUT_INLINE_WORKER"] = values["ENV"] == "development"
     issuer = urlsplit(values["ISSUER"] or "")
     if issuer.scheme not in {"http", "https"} or not issuer.hostname:
         raise ConfigError("IDP_ISSUER must be an absolute http(s) URL.")

@@ -103,6 +103,9 @@ def _base_config(database_url: str | None, instance: str) -> dict:
         "ARGON2_TIME_COST": 1,
         # Tests send many requests from one address; the ``ratelimits`` preset turns them on.
         "RATELIMIT_ENABLED": False,
+        # No background threads unless a test asks (the worker's passes are called by hand).
+        "LOGOUT_INLINE_WORKER": False,
+        "LOGOUT_IMMEDIATE": False,
     }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import (Blueprint, Flask, Response, current_app, make_response, redirect,
+from flask import (Blueprint, Response, current_app, make_response, redirect,
                    render_template, request, session as flask_session)
 from flask_babel import gettext as _
 from joserfc import jwt
@@ -234,12 +234,3 @@ def end_session() -> Response:
         return response
     return _logout(req, sso)
 
-
-@bp.before_app_request
-def _start_inline_worker() -> None:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    if "idp_inline_worker_checked" not in app.extensions:
-        app.extensions["idp_inline_worker_checked"] = True
-        from ..worker import start_inline  # not at import time: idp.worker imports the CLI
-
-        start_inline(app)

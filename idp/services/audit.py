@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,9 +20,17 @@ from ..models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
 
-# Called with each event once it is recorded (e.g. metrics counters); a hook must be
-# cheap, must not write to the database, and its errors never lose the event.
-on_record: list[Callable[[AuditEvent], None]] = []
+RecordHook = Callable[[AuditEvent], None]
+_ON_RECORD = "idp.audit.on_record"
+
+
+def init_app(app: Flask, *, on_record: Iterable[RecordHook]) -> None:
+    """Set what is called with each event once recorded (``create_app`` does: metrics).
+
+    A hook must be cheap and must not write to the database; its errors never lose
+    the event.
+    """
+    app.extensions[_ON_RECORD] = tuple(on_record)
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
@@ -116,7 +125,7 @@ def record(
             if retries <= 0:
                 raise
             retries -= 1
-    for hook in on_record:
+    for hook in current_app.extensions.get(_ON_RECORD, ()):
         try:
             hook(event)
         except Exception:  # noqa: BLE001  (an observer must not break the caller)

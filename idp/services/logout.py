@@ -1,11 +1,12 @@
 """Single logout fan-out: what happens when an SSO session ends, however it ends.
 
-Hooks on :data:`idp.services.sessions.on_session_end` run inside the transaction
-that ends the session: they queue the back-channel logouts in the outbox
-(OIDC Back-Channel Logout 1.0) and write the audit event, so that a session
-never ends without its logouts queued, even if the process dies just after.
-Delivery is :mod:`idp.services.backchannel`'s job (the worker); right after the
-commit a best-effort thread also tries the new rows at once.
+``create_app`` passes :func:`queue_backchannel` and :func:`audit_session_end` to
+``sessions.init_app``: they run inside the transaction that ends the session, queue
+the back-channel logouts in the outbox (OIDC Back-Channel Logout 1.0) and write the
+audit event, so that a session never ends without its logouts queued, even if the
+process dies just after. Delivery is :mod:`idp.services.backchannel`'s job (the
+worker); with IDP_LOGOUT_IMMEDIATE, :func:`init_app` also has a best-effort thread
+try the new rows right after the commit.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def queue_backchannel(session: SsoSession, reason: str) -> list[LogoutDelivery]:
             sid=session.sid, sub=session.user.sub,
         ))
     db.session.add_all(rows)  # committed by end_session with the session's end
-    if rows and immediate_enabled(current_app):
+    if rows and current_app.config["LOGOUT_IMMEDIATE"]:
         db.session.flush()
         pending = db.session.info.setdefault(_PENDING_KEY, [])
         pending.extend(row.id for row in rows)
@@ -82,9 +83,17 @@ def end_timed_out_sessions(limit: int = 500) -> int:
 # --- immediate delivery --------------------------------------------------------------
 
 
-def immediate_enabled(app: Flask) -> bool:
-    flag = app.config.get("LOGOUT_IMMEDIATE")
-    return (not app.testing) if flag is None else bool(flag)
+def init_app(app: Flask) -> None:
+    """With IDP_LOGOUT_IMMEDIATE, deliver the logouts a commit queued right after it.
+
+    The listeners are on the provider's own session (``db.session``), not on SQLAlchemy's
+    global ``Session`` class; every app shares that session, so they are attached once.
+    """
+    if not app.config["LOGOUT_IMMEDIATE"]:
+        return
+    if not event.contains(db.session, "after_commit", _after_commit):
+        event.listen(db.session, "after_commit", _after_commit)
+        event.listen(db.session, "after_soft_rollback", _after_rollback)
 
 
 def _deliver_now(app: Flask, ids: list[int]) -> None:
@@ -100,7 +109,6 @@ def _deliver_now(app: Flask, ids: list[int]) -> None:
             db.session.remove()
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     ids: list[int] = session.info.pop(_PENDING_KEY, [])
     if ids:
@@ -109,10 +117,5 @@ def _after_commit(session: Session) -> None:
                          name="idp-logout-now").start()
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_PENDING_KEY, None)
-
-
-sessions.on_session_end.append(queue_backchannel)
-sessions.on_session_end.append(audit_session_end)

@@ -7,7 +7,8 @@ there and a scrape adds them up, whichever worker answers it.
 
 Other modules do not call these counters: ``audit.record`` events drive them
 (``login`` with its outcome, ``signin.success`` / ``signin.failure``, ``token.issued``
-with ``details["grant_type"]``), through the ``audit.on_record`` hook registered here.
+with ``details["grant_type"]``): ``create_app`` passes :func:`count_audit_event` to
+``audit.init_app`` as a hook on every recorded event.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import AuditEvent, LogoutDelivery, SsoSession, utcnow
-from . import audit
 
 # The classic text format (what generate_latest writes for our metric names), named so
 # that Prometheus 2 scrapers parse it too; prometheus-client's default names 1.0.0.
@@ -111,7 +111,3 @@ def exposition(idle_timeout: int) -> bytes:
     gauges = CollectorRegistry(auto_describe=False)
     gauges.register(DatabaseGauges(idle_timeout))
     return generate_latest(base) + generate_latest(gauges)
-
-
-if count_audit_event not in audit.on_record:
-    audit.on_record.append(count_audit_event)

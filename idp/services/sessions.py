@@ -8,20 +8,29 @@ timeouts come from configuration (OWASP ASVS 3.3.1, 3.3.2).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Iterable
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import AuthorizationCode, SessionClient, SsoSession, Token, User, utcnow
 from .crypto import hash_secret, new_secret
 
-# Called with (session, reason) inside the transaction that ends a session; a hook adds
-# rows but does not commit. Every way a session ends (logout, timeout, admin) runs them.
-on_session_end: list[Callable[[SsoSession, str], None]] = []
+SessionEndHook = Callable[[SsoSession, str], None]
+_ON_END = "idp.sessions.on_end"
 
 TOUCH_EVERY = timedelta(seconds=30)
+
+
+def init_app(app: Flask, *, on_end: Iterable[SessionEndHook]) -> None:
+    """Set what runs, in order, when one of the app's sessions ends (``create_app`` does).
+
+    Each hook is called with (session, reason) inside the transaction that ends the
+    session; it adds rows but does not commit. Every way a session ends (logout,
+    timeout, admin) runs them.
+    """
+    app.extensions[_ON_END] = tuple(on_end)
 
 
 def create_session(user: User, *, amr: list[str], acr: str | None, ip: str = "",
@@ -139,7 +148,7 @@ def end_session(session: SsoSession, reason: str) -> bool:
     session.ended_at, session.end_reason = now, reason
     # Hooks add their rows (e.g. the logout outbox) to this same transaction, so that
     # a session never ends without its logouts queued, even if the process dies.
-    for hook in on_session_end:
+    for hook in current_app.extensions.get(_ON_END, ()):
         hook(session, reason)
     db.session.commit()
     return True

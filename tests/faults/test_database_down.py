@@ -23,7 +23,7 @@ def _closed_port() -> int:
 def offline(tmp_path):
     app = create_app({
         "TESTING": True, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "DATA_KEY":
-        TEST_DATA_KEY, "WTF_CSRF_ENABLED": False,
+        TEST_DATA_KEY, "WTF_CSRF_ENABLED": False, "LOGOUT_INLINE_WORKER": False,
         "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/gone",
         "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
     return app.test_client()

@@ -64,11 +64,8 @@ def test_a_fork_cannot_be_stored(app):
 
 def test_hooks_see_the_recorded_event_without_reading_it_back(app):
     seen = []
-    audit.on_record.append(seen.append)
-    try:
-        event = audit.record("test.event", subject="an.nguyen", details={"k": "v"})
-    finally:
-        audit.on_record.remove(seen.append)
+    audit.init_app(app, on_record=[seen.append])
+    event = audit.record("test.event", subject="an.nguyen", details={"k": "v"})
     stored = db.session.get(AuditEvent, event.id)
     assert [(e.id, e.event_type, e.subject, e.details, e.hash) for e in seen] == \
         [(stored.id, "test.event", "an.nguyen", {"k": "v"}, stored.hash)]

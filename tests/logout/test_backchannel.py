@@ -15,7 +15,7 @@ from idp import create_app
 from idp.extensions import db
 from idp.models import AuditEvent, LogoutDelivery, utcnow
 from idp.services import backchannel, sessions
-from idp.worker import Worker
+from idp.ops.worker import Worker
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 

@@ -12,7 +12,7 @@ import pytest
 from joserfc import jwt
 
 from idp.services import keys
-from idp.worker import Worker
+from idp.ops.worker import Worker
 
 
 def _basic(client_id: str, secret: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 from idp.extensions import db
 from idp.models import AuditEvent, LogoutDelivery, SsoSession, utcnow
 from idp.services import logout, sessions
-from idp.worker import inline_enabled
+from idp import config as settings
 
 
 @pytest.fixture
@@ -71,18 +71,19 @@ def test_the_worker_command_sweeps_and_delivers(app, runner, user, sso_login, ma
 def test_no_worker_thread_in_the_test_app(app, client):
     client.get("/end_session")
     assert "idp_inline_worker" not in app.extensions
-    assert not inline_enabled(app)
+    assert app.config["LOGOUT_INLINE_WORKER"] is False
 
 
-def test_inline_worker_is_on_by_default_in_development(app):
-    app.testing = False
-    try:
-        assert inline_enabled(app)
-        app.config["ENV"] = "production"
-        assert not inline_enabled(app)
-    finally:
-        app.testing = True
-        app.config["ENV"] = "development"
+def test_inline_worker_is_on_by_default_in_development_only():
+    assert settings.load({}, None)["LOGOUT_INLINE_WORKER"] is True
+    production = {"IDP_ENV": "production", "IDP_SECRET_KEY": "s" * 32,
+                  "IDP_DATA_KEY": "5cJ9gHk8bX6p4Q1vM2zR7tW0yA3sD5fG8hJ1kL4nP6o=",
+                  "IDP_ISSUER": "https://idp.example.gov.vn",
+                  "IDP_DATABASE_URL": "postgresql+psycopg://idp@db/idp"}
+    assert settings.load(production, None)["LOGOUT_INLINE_WORKER"] is False
+    assert settings.load({**production, "IDP_LOGOUT_INLINE_WORKER": "on"},
+                         None)["LOGOUT_INLINE_WORKER"] is True
+    assert settings.load({"IDP_LOGOUT_INLINE_WORKER": "off"}, None)["LOGOUT_INLINE_WORKER"] is False
 
 
 @pytest.mark.config(LOGOUT_INLINE_WORKER=True)
@@ -106,3 +107,15 @@ def test_inline_worker_delivers_without_a_worker_process(app, client, user, sso_
             break
         time.sleep(0.05)
     assert LogoutDelivery.query.one().status == "delivered"
+
+
+@pytest.mark.config(LOGOUT_INLINE_WORKER=True)
+def test_a_command_does_not_start_the_inline_worker(app, runner, client):
+    """The factory wires the thread to the first request: an ``idp`` command starts none."""
+    assert runner.invoke(["user", "list"]).exit_code == 0
+    assert "idp_inline_worker" not in app.extensions
+    client.get("/healthz")
+    worker = app.extensions["idp_inline_worker"]
+    worker.stop()
+    client.get("/healthz")
+    assert app.extensions["idp_inline_worker"] is worker  # one thread per process

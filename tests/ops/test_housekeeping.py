@@ -142,7 +142,7 @@ def test_housekeeping_command_runs_once_and_reports(runner, grants):
 
 
 def test_the_worker_purges_once_a_minute(app, grants):
-    from idp.worker import Worker
+    from idp.ops.worker import Worker
 
     worker = Worker(app, housekeeping_every=60)
     worker.run_once()

@@ -286,7 +286,7 @@ def _ask(browser, email: str, **kwargs):
 
 
 def _worker_pass(app) -> None:
-    from idp.worker import Worker
+    from idp.ops.worker import Worker
 
     Worker(app).run_once()
 

@@ -1,22 +1,16 @@
-"""The ``idp`` command: init, user, client, keys, audit, serve, worker, demo.
-
-Every command prints a one-line error and exits non-zero on bad input, never a
-traceback; scripts and runbooks depend on these spellings.
-"""
+"""The ``idp`` group and the decorator its subcommands use (the topics import this)."""
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import sys
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import create_app
-from .config import ConfigError, new_data_key
-from .errors import DomainError
+from .. import create_app
+from ..config import ConfigError
+from ..errors import DomainError
 
 
 def _create_app(*_args):
@@ -35,7 +29,7 @@ def domain_errors(func):
         try:
             return func(*args, **kwargs)
         except DomainError as exc:
-            from .extensions import db
+            from ..extensions import db
 
             db.session.rollback()
             raise click.ClickException(str(exc.description)) from None
@@ -56,23 +50,3 @@ def command(group, name: str | None = None, **kwargs):
         return group.command(name, **kwargs)(with_appcontext(domain_errors(func)))
 
     return decorate
-
-
-@command(main, "init")
-def init_cmd() -> None:
-    """Create or upgrade the database and create the first signing keys (safe to re-run)."""
-    from .services import database, keys
-
-    revision = database.upgrade()
-    created = keys.ensure_keys()
-    click.echo(f"Database at revision {revision}.")
-    for key in created:
-        click.echo(f"Created {key.state} {key.alg} signing key {key.kid}.")
-    if not created:
-        click.echo("Signing keys present.")
-
-
-from . import cli_commands, cli_ops, demo, worker  # noqa: E402,F401  (they register their commands on ``main``)
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

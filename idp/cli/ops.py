@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli import command, main
+from .base import command, main
 
 
 @command(main, "export")
@@ -21,7 +21,7 @@ def export_cmd(path: str, force: bool) -> None:
     The file holds password and client-secret hashes: it is written readable by its
     owner only; keep it as safe as a database backup.
     """
-    from .services import audit, transfer
+    from ..services import audit, transfer
 
     document = transfer.export_document()
     text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
@@ -49,8 +49,8 @@ def export_cmd(path: str, force: bool) -> None:
                    "import, or keep the existing entry and import the rest.")
 def import_cmd(path: str, on_conflict: str) -> None:
     """Import a document written by `idp export`, all of it or nothing."""
-    from .extensions import db
-    from .services import audit, transfer
+    from ..extensions import db
+    from ..services import audit, transfer
 
     try:
         raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
@@ -73,7 +73,7 @@ def backup_cmd(path: str, force: bool) -> None:
     """Copy the SQLite database to PATH, consistently, while the provider runs."""
     from flask import current_app
 
-    from .services import transfer
+    from ..services import transfer
 
     source = transfer.sqlite_path(current_app.config["SQLALCHEMY_DATABASE_URI"])
     if source is None:
@@ -94,7 +94,7 @@ def backup_cmd(path: str, force: bool) -> None:
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
 def housekeeping_cmd(batch_size: int) -> None:
     """Delete expired codes, tokens, jtis, reset links, old sessions and delivered logouts once."""
-    from .services import housekeeping
+    from ..services import housekeeping
 
     counts = housekeeping.purge_expired(batch_size=batch_size)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))

@@ -2,7 +2,9 @@
 timed-out sessions.
 
 Run it as ``idp worker`` (one or more processes, on any node), or let the provider
-run it as a thread (``IDP_LOGOUT_INLINE_WORKER``, on by default in development).
+run it as a thread (``IDP_LOGOUT_INLINE_WORKER``, on by default in development):
+``create_app`` calls :func:`init_app`, which starts the thread with the first request
+the process serves.
 Any number may run at once: rows are claimed safely (see
 :mod:`idp.services.backchannel`), and everything they do is in the database, so
 nothing is lost when a worker or the provider restarts.
@@ -11,16 +13,12 @@ nothing is lost when a worker or the provider restarts.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 
-import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask import Flask
 
-from .cli import main
-from .extensions import db
+from ..extensions import db
 
 log = logging.getLogger("idp.worker")
 
@@ -40,7 +38,7 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass; returns how many logout deliveries were attempted."""
-        from .services import backchannel, housekeeping, logout, mail
+        from ..services import backchannel, housekeeping, logout, mail
 
         with self.app.app_context():
             try:
@@ -82,17 +80,24 @@ class Worker:
 _inline_lock = threading.Lock()
 
 
-def inline_enabled(app: Flask) -> bool:
-    flag = app.config.get("LOGOUT_INLINE_WORKER")
-    if flag is None:
-        return app.config["ENV"] == "development" and not app.testing
-    return bool(flag)
+def init_app(app: Flask) -> None:
+    """Start the inline worker with the first request, when IDP_LOGOUT_INLINE_WORKER is on.
+
+    Not at once: ``create_app`` also builds the app for every ``idp`` command (which must
+    not start a thread), and a server that forks after building the app would lose it.
+    """
+    if not app.config["LOGOUT_INLINE_WORKER"]:
+        return
+
+    def start() -> None:
+        if "idp_inline_worker" not in app.extensions:
+            start_inline(app)
+
+    app.before_request(start)
 
 
-def start_inline(app: Flask) -> Worker | None:
-    """Start the worker thread in this provider process, once; None when disabled."""
-    if not inline_enabled(app):
-        return None
+def start_inline(app: Flask) -> Worker:
+    """Start the worker thread in this provider process, once."""
     with _inline_lock:
         running = app.extensions.get("idp_inline_worker")
         if running is not None:
@@ -103,28 +108,3 @@ def start_inline(app: Flask) -> Worker | None:
     log.info("inline logout worker started (IDP_LOGOUT_INLINE_WORKER)")
     return worker
 
-
-@main.command("worker")
-@click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
-              help="Seconds to sleep between two passes.")
-@click.option("--once", is_flag=True, help="Make one pass and exit (for cron or a runbook).")
-@with_appcontext
-def worker_cmd(interval: float, once: bool) -> None:
-    """Deliver back-channel logouts and mail, and end timed-out sessions, until stopped."""
-    worker = Worker(current_app._get_current_object(), interval=interval)  # type: ignore[attr-defined]
-    if once:
-        click.echo(f"Back-channel logout attempts made: {worker.run_once()}.")
-        return
-    # A stop between two passes loses nothing: a claimed row is retried after its lease.
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
-    click.echo("Worker running; press Ctrl+C to stop.")
-    try:
-        worker.run()
-    except KeyboardInterrupt:
-        worker.stop()
-    click.echo("Worker stopped.")
-
-
-def current_worker() -> Worker | None:
-    """The inline worker of the current app, if one runs (for health checks)."""
-    return current_app.extensions.get("idp_inline_worker")
