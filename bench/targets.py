@@ -86,6 +86,7 @@ def prepare_ours(backend: str, port: int, workers: int, creds: Credentials, work
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "IDP_ENV": "production", "IDP_SECRET_KEY": secrets.token_urlsafe(32),
            "IDP_DATA_KEY": _idp(dict(os.environ), "keys", "gen-data-key").strip(),
+           "IDP_AUDIT_KEY": secrets.token_urlsafe(32),
            "IDP_DATABASE_URL": database_url(backend, work), "IDP_ALLOW_SQLITE": "true",
            "IDP_ISSUER": f"http://127.0.0.1:{port}", "IDP_INSTANCE_PATH": str(work),
            "IDP_LOG_LEVEL": "WARNING",

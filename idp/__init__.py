@@ -87,6 +87,9 @@ def _apply_settings(app: Flask, values: dict[str, Any]) -> None:
     if not values["DATA_KEY"] and dev:
         app.config["DATA_KEY"] = instance_secret(app.instance_path, "data_key", new_data_key)
         logging.getLogger("idp").info("development: data key kept in the instance folder")
+    if not values["AUDIT_KEY"] and dev:
+        app.config["AUDIT_KEY"] = instance_secret(app.instance_path, "audit_key", new_data_key)
+        logging.getLogger("idp").info("development: audit key kept in the instance folder")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["DATABASE_URL"]))
     app.config["MAX_CONTENT_LENGTH"] = values["MAX_CONTENT_LENGTH"]

@@ -100,6 +100,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Key that encrypts signing keys and TOTP secrets at rest: 32 bytes, urlsafe "
             "base64 (generate with `idp keys gen-data-key`). Generated in development; "
             "required in production."),
+    Setting("AUDIT_KEY", None, _str,
+            "Key that signs the audit log's checkpoints (HMAC-SHA256), so that deleting the "
+            "newest events or recomputing the hash chain inside the database is detected by "
+            "`idp audit verify`. Keep it out of the database and its backups; every node "
+            "and the worker need the same value (any long random string, e.g. from `idp keys "
+            "gen-data-key`). Generated in development; required in production."),
     Setting("TRUSTED_PROXIES", 0, _int,
             "Number of reverse-proxy hops whose X-Forwarded-* headers are trusted."),
     Setting("REDIS_URL", None, _str,
@@ -383,6 +389,8 @@ def _validate_production(values: dict[str, Any], scheme: str, host: str) -> None
             "IDP_DATABASE_URL is SQLite; set a PostgreSQL URL or IDP_ALLOW_SQLITE=true "
             "in production mode."
         )
+    if not values["AUDIT_KEY"]:
+        raise ConfigError("IDP_AUDIT_KEY must be set in production mode.")
 
 
 def instance_secret(instance_path: str, name: str, make: Callable[[], str]) -> str:

@@ -97,6 +97,7 @@ def _base_config(database_url: str | None, instance: str) -> dict:
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key",
         "DATA_KEY": TEST_DATA_KEY,
+        "AUDIT_KEY": "test-audit-key",
         "WTF_CSRF_ENABLED": True,
         # Cheap hashing for speed; the OWASP parameters are tested with the preset.
         "ARGON2_MEMORY_KIB": 1024,

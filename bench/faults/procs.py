@@ -73,6 +73,7 @@ def provider_env(cluster: Cluster, issuer: str, **extra: str) -> dict[str, str]:
     env.update({
         "IDP_ENV": "production", "IDP_ISSUER": issuer, "IDP_DATABASE_URL": cluster.url,
         "IDP_SECRET_KEY": "faults-secret-key-" + "x" * 24, "IDP_DATA_KEY": DATA_KEY,
+        "IDP_AUDIT_KEY": "faults-audit-key-" + "x" * 24,
         "IDP_LOG_LEVEL": "WARNING", "IDP_LOGOUT_RETRY_BASE": "1", "IDP_LOGOUT_RETRY_MAX": "2",
         "IDP_LOGOUT_IMMEDIATE": "false", "IDP_LOGOUT_INLINE_WORKER": "false",
         "IDP_LOCKOUT_THRESHOLD": "1000", "IDP_IP_THRESHOLD": "100000",

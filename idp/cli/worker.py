@@ -1,4 +1,5 @@
-"""``idp worker``: deliver back-channel logouts and mail, end timed-out sessions."""
+"""``idp worker``: deliver back-channel logouts and mail, seal the audit chain, end
+timed-out sessions."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from .base import main
 @click.option("--once", is_flag=True, help="Make one pass and exit (for cron or a runbook).")
 @with_appcontext
 def worker_cmd(interval: float, once: bool) -> None:
-    """Deliver back-channel logouts and mail, and end timed-out sessions, until stopped."""
+    """Deliver back-channel logouts and mail, seal the audit chain, and end timed-out
+    sessions, until stopped."""
     worker = Worker(current_app._get_current_object(), interval=interval)  # type: ignore[attr-defined]
     if once:
         click.echo(f"Back-channel logout attempts made: {worker.run_once()}.")

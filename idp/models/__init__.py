@@ -1,7 +1,7 @@
 """The provider's data, one module per aggregate. Import models from here."""
 
 from ._base import utcnow
-from .audit import AuditEvent
+from .audit import AuditCheckpoint, AuditEvent, AuditSealerLease
 from .clients import AUTH_METHODS, CLIENT_TYPES, Client, InitialAccessToken
 from .grants import AuthorizationCode, Consent, Token, UsedJti
 from .keys import KEY_STATES, SigningKey
@@ -13,7 +13,7 @@ from .users import GLOBAL_ROLES, OrgUnit, Role, User, user_roles
 
 __all__ = [
     "AUTH_METHODS", "CLIENT_TYPES", "GLOBAL_ROLES", "KEY_STATES",
-    "AuditEvent", "AuthorizationCode", "Client", "Consent", "InitialAccessToken",
+    "AuditCheckpoint", "AuditEvent", "AuditSealerLease", "AuthorizationCode", "Client", "Consent", "InitialAccessToken",
     "LogoutDelivery", "OrgUnit", "OutgoingMail", "PasswordResetToken", "RecoveryCode", "Role",
     "SessionClient", "SigningKey", "SsoSession", "ThrottleCounter", "Token",
     "TotpCredential", "UsedJti", "User", "user_roles", "utcnow",

@@ -1,5 +1,5 @@
-"""The background worker: delivers back-channel logouts and queued mail, and ends
-timed-out sessions.
+"""The background worker: delivers back-channel logouts and queued mail, seals the
+audit chain, and ends timed-out sessions.
 
 Run it as ``idp worker`` (one or more processes, on any node), or let the provider
 run it as a thread (``IDP_LOGOUT_INLINE_WORKER``, on by default in development):
@@ -7,7 +7,8 @@ run it as a thread (``IDP_LOGOUT_INLINE_WORKER``, on by default in development):
 the process serves.
 Any number may run at once: rows are claimed safely (see
 :mod:`idp.services.backchannel`), and everything they do is in the database, so
-nothing is lost when a worker or the provider restarts.
+nothing is lost when a worker or the provider restarts. Of all the workers, the one
+that holds the sealer lease chains the audit events (see :mod:`idp.services.audit`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ class Worker:
         self.housekeeping_every = housekeeping_every
         self.stopping = threading.Event()
         self._last_housekeeping = float("-inf")
+        self.sealer = None  # this worker's name for the audit sealer lease, once it tries
+
+    def _seal(self) -> None:
+        from ..services import audit
+
+        self.sealer = self.sealer or audit.new_holder()
+        sealed = audit.seal(self.sealer).sealed
+        if sealed:
+            log.debug("sealed %d audit events", sealed)
 
     def run_once(self) -> int:
         """One pass; returns how many logout deliveries were attempted."""
@@ -51,6 +61,7 @@ class Worker:
                     purged = housekeeping.purge_expired(batch_size=500)
                     if any(purged.values()):
                         log.info("housekeeping deleted %s", purged)
+                self._seal()
                 attempted = 0
                 while not self.stopping.is_set():
                     outcomes = backchannel.deliver_due()
@@ -75,6 +86,16 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.sealer is not None:  # hand the lease over at once, not after its expiry
+            from ..services import audit
+
+            with self.app.app_context():
+                try:
+                    audit.release(self.sealer)
+                except Exception:  # noqa: BLE001  (the lease then simply expires)
+                    log.exception("could not release the audit sealer lease")
+                finally:
+                    db.session.remove()
 
 
 _inline_lock = threading.Lock()

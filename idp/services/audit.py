@@ -1,27 +1,50 @@
-"""The audit log: append-only events, each chained to the previous one by SHA-256.
+"""The audit log: append-only events, chained by SHA-256 off the request path.
 
-The chain makes tampering detectable: changing or deleting a row breaks the link
-of the next one, and ``verify_chain`` reports the first broken link.
+A request appends an event with a plain INSERT: no lock, no read of the chain's head,
+so token issuance on any number of nodes never waits on another request. The event is
+durable from that commit on, but not yet *sealed*: its chain fields are NULL.
+
+The sealer (:func:`seal`, run by ``idp worker``; one active across nodes, by the lease
+row) takes the unsealed events in id order, gives each the next place in the chain
+(``seq``), its predecessor's hash and its own, and now and then writes a checkpoint:
+the head's place and hash signed with ``IDP_AUDIT_KEY`` (HMAC-SHA256), a key that the
+database does not hold. :func:`verify` checks every link and every checkpoint, so a
+changed, deleted (the newest too) or reordered event is reported once a checkpoint
+covers it, and a chain recomputed inside the database no longer matches the signed
+head. Events committed but not yet sealed are counted and reported as not covered.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import AuditEvent, utcnow
+from ..models import AuditCheckpoint, AuditEvent, AuditSealerLease, utcnow
 
 GENESIS = "0" * 64
 
+SEAL_BATCH = 500  # events linked per sealer transaction (short: SQLite has one writer)
+CHECKPOINT_EVERY = timedelta(seconds=10)  # at most one checkpoint this often while sealing
+LEASE_TTL = timedelta(seconds=30)  # a sealer that stops renewing is replaced after this
+_LEASE_ID = 1
+
 RecordHook = Callable[[AuditEvent], None]
 _ON_RECORD = "idp.audit.on_record"
+_COLUMNS = ("id", "created_at", "event_type", "outcome", "actor", "subject", "client", "ip",
+            "details", "seq", "prev_hash", "hash")
+
+log = logging.getLogger("idp.audit")
 
 
 def init_app(app: Flask, *, on_record: Iterable[RecordHook]) -> None:
@@ -53,38 +76,6 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-# One writer at a time extends the chain. PostgreSQL: a transaction-scoped advisory lock.
-# SQLite: a write that changes nothing takes the database's one write lock (held until the
-# transaction ends), so the head read next is the latest and no other writer can move it.
-_LOCKS = {
-    "postgresql": db.text("SELECT pg_advisory_xact_lock(7411)"),
-    "sqlite": db.text("UPDATE audit_events SET id = id WHERE id = -1"),
-}
-_HEAD = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-_COLUMNS = ("id", "created_at", "event_type", "outcome", "actor", "subject", "client", "ip",
-            "details", "prev_hash", "hash")
-RETRIES = 3
-
-
-def _lock_chain() -> None:
-    """Serialise writers so that two events never claim the same predecessor.
-
-    The unique constraint on ``prev_hash`` is the last line: a fork cannot be stored.
-    """
-    lock = _LOCKS.get(db.session.get_bind().dialect.name)
-    if lock is not None:
-        db.session.execute(lock)
-
-
-def _append(values: dict[str, Any]) -> AuditEvent:
-    _lock_chain()
-    event = AuditEvent(**values)
-    event.prev_hash = db.session.execute(_HEAD).scalar() or GENESIS
-    event.hash = _digest(event.prev_hash, event)
-    db.session.add(event)
-    return event
-
-
 def _snapshot(event: AuditEvent) -> AuditEvent:
     """A transient copy for the hooks: reading the committed row would cost a query."""
     return AuditEvent(**{name: getattr(event, name) for name in _COLUMNS})
@@ -101,59 +92,251 @@ def record(
     details: dict[str, Any] | None = None,
     commit: bool = True,
 ) -> AuditEvent:
-    """Append one event. Commits by default so that the event is never lost.
+    """Append one event: one INSERT, no lock. Commits by default so it is never lost.
 
     With ``commit=False`` the event joins the caller's transaction (one commit for the
-    request), and the chain stays locked until the caller commits or rolls back.
+    request, the event and the action it records stored or lost together). The sealer
+    chains it after that commit.
     """
-    values = dict(created_at=utcnow(), event_type=event_type, outcome=outcome, actor=actor,
-                  subject=subject, client=client, ip=ip, details=details or {})
-    # Retrying is safe only when the transaction holds nothing of the caller's.
-    retries = RETRIES if commit and not db.session().in_transaction() else 0
-    while True:
-        event = _append(values)
-        if not commit:
-            break
-        try:
-            db.session.flush()
-            seen = _snapshot(event)
-            db.session.commit()
-            event = seen
-            break
-        except IntegrityError:
-            db.session.rollback()
-            if retries <= 0:
-                raise
-            retries -= 1
+    event = AuditEvent(created_at=utcnow(), event_type=event_type, outcome=outcome,
+                       actor=actor, subject=subject, client=client, ip=ip,
+                       details=details or {})
+    db.session.add(event)
+    if commit:
+        db.session.flush()
+        seen = _snapshot(event)
+        db.session.commit()
+        event = seen
     for hook in current_app.extensions.get(_ON_RECORD, ()):
         try:
             hook(event)
         except Exception:  # noqa: BLE001  (an observer must not break the caller)
-            logging.getLogger("idp.audit").exception("audit hook failed")
+            log.exception("audit hook failed")
     return event
 
 
+# -- the sealer --------------------------------------------------------------------------
+
+def new_holder() -> str:
+    """A name for one sealer, unique across nodes and processes."""
+    return f"sealer-{uuid.uuid4().hex}"
+
+
+def _take_lease(holder: str, now: datetime) -> bool:
+    """Take or renew the one sealer lease inside the current transaction.
+
+    The conditional UPDATE locks the lease row until commit (PostgreSQL; SQLite's write
+    lock does the same), so a second sealer waits for the first batch to end and then
+    finds the lease held. The unique ``seq`` and ``prev_hash`` are the last line: even a
+    sealer whose lease ran out unnoticed cannot store a fork.
+    """
+    taken = db.session.execute(
+        update(AuditSealerLease)
+        .where(AuditSealerLease.id == _LEASE_ID,
+               or_(AuditSealerLease.holder == holder, AuditSealerLease.expires_at < now))
+        .values(holder=holder, expires_at=now + LEASE_TTL)
+    ).rowcount
+    if taken:
+        return True
+    if db.session.get(AuditSealerLease, _LEASE_ID) is not None:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(AuditSealerLease(id=_LEASE_ID, holder=holder,
+                                            expires_at=now + LEASE_TTL))
+    except IntegrityError:  # another sealer created it first
+        return False
+    return True
+
+
+def release(holder: str) -> None:
+    """Give the lease up at once (a stopping worker), so another sealer need not wait."""
+    db.session.execute(
+        update(AuditSealerLease)
+        .where(AuditSealerLease.id == _LEASE_ID, AuditSealerLease.holder == holder)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    db.session.commit()
+
+
+def _head() -> tuple[int, str]:
+    row = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.is_not(None))
+        .order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+def _seal_batch(holder: str) -> int | None:
+    """Link one batch of unsealed events; None when another sealer holds the lease."""
+    if not _take_lease(holder, utcnow()):
+        db.session.rollback()
+        return None
+    seq, prev = _head()
+    events = db.session.execute(
+        select(AuditEvent).where(AuditEvent.hash.is_(None))
+        .order_by(AuditEvent.id).limit(SEAL_BATCH)
+    ).scalars().all()
+    # In id order, not commit order: an event that commits late simply takes a later place.
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev
+        event.hash = prev = _digest(prev, event)
+    db.session.commit()
+    return len(events)
+
+
+def sign_checkpoint(seq: int, head_hash: str, created_at: datetime, key: str) -> str:
+    """HMAC-SHA256 of the checkpoint with IDP_AUDIT_KEY."""
+    message = f"idp-audit-checkpoint:v1:{seq}:{head_hash}:" \
+              f"{created_at.isoformat(timespec='microseconds')}"
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _checkpoint(holder: str, force: bool) -> AuditCheckpoint | None:
+    """Sign the head if it moved since the last checkpoint (and that one is old enough)."""
+    now = utcnow()
+    if not _take_lease(holder, now):
+        db.session.rollback()
+        return None
+    seq, head = _head()
+    last = db.session.execute(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    ).scalar()
+    if seq == 0 or (last is not None and (
+            last.seq == seq or (not force and now - last.created_at < CHECKPOINT_EVERY))):
+        db.session.commit()
+        return None
+    point = AuditCheckpoint(seq=seq, head_hash=head, created_at=now,
+                            signature=sign_checkpoint(seq, head, now,
+                                                      current_app.config["AUDIT_KEY"]))
+    db.session.add(point)
+    db.session.commit()
+    # A copy outside the database: the log shows what the newest checkpoint should be.
+    log.info("audit checkpoint seq=%d head=%s at=%s signature=%s",
+             seq, head, now.isoformat(), point.signature)
+    return point
+
+
+@dataclass
+class SealResult:
+    sealed: int = 0
+    checkpoint: AuditCheckpoint | None = None
+    held_elsewhere: bool = False  # another sealer holds the lease: this one did nothing
+
+
+def seal(holder: str | None = None, *, force_checkpoint: bool = False) -> SealResult:
+    """Chain every unsealed event, then checkpoint the head (at most every 10 seconds,
+    or at once with ``force_checkpoint``). Only the lease holder does anything.
+
+    A worker passes its own ``holder`` and keeps the lease from pass to pass; without
+    one this is a one-shot seal that gives the lease back when done.
+    """
+    one_shot = holder is None
+    holder = holder or new_holder()
+    result = SealResult()
+    while True:
+        sealed = _seal_batch(holder)
+        if sealed is None:
+            result.held_elsewhere = True
+            return result
+        result.sealed += sealed
+        if sealed < SEAL_BATCH:
+            break
+    result.checkpoint = _checkpoint(holder, force_checkpoint)
+    if one_shot:
+        release(holder)
+    return result
+
+
+# -- verification ------------------------------------------------------------------------
+
 def iter_events(batch: int = 1000) -> Iterator[AuditEvent]:
-    last_id = 0
+    """The sealed events in chain order."""
+    last = 0
     while True:
         rows = db.session.execute(
-            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+            select(AuditEvent).where(AuditEvent.seq > last)
+            .order_by(AuditEvent.seq).limit(batch)
         ).scalars().all()
         if not rows:
             return
         yield from rows
-        last_id = rows[-1].id
+        last = rows[-1].seq
 
 
 def verify_chain() -> tuple[int, AuditEvent | None, str]:
-    """Check every link. Returns (events checked, first bad event or None, reason)."""
-    prev = GENESIS
-    count = 0
+    """Check every link of the sealed events (not the checkpoints: see :func:`verify`).
+
+    Returns (events checked, first bad event or None, reason).
+    """
+    prev, count = GENESIS, 0
     for event in iter_events():
         count += 1
-        if event.prev_hash != prev:
-            return count, event, "the previous event was changed or deleted"
+        if event.seq != count or event.prev_hash != prev:
+            return count, event, "the previous event was changed, deleted or moved"
         if _digest(prev, event) != event.hash:
             return count, event, "this event was changed"
         prev = event.hash
     return count, None, ""
+
+
+@dataclass
+class Report:
+    sealed: int = 0  # sealed events whose links were checked
+    unsealed: int = 0  # committed, not yet chained: no check covers them yet
+    covered: int = 0  # chain position of the newest checkpoint that verified
+    checkpoints: int = 0
+    bad: AuditEvent | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _check_signatures(report: Report, key: str) -> dict[int, list[AuditCheckpoint]]:
+    by_seq: dict[int, list[AuditCheckpoint]] = {}
+    for point in db.session.execute(
+            select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars():
+        report.checkpoints += 1
+        expected = sign_checkpoint(point.seq, point.head_hash, point.created_at, key)
+        if not hmac.compare_digest(expected, point.signature):
+            report.problems.append(
+                f"checkpoint {point.id} ({point.created_at:%Y-%m-%d %H:%M:%S}Z) is not "
+                "signed with IDP_AUDIT_KEY: it was forged or changed in the database")
+        else:
+            by_seq.setdefault(point.seq, []).append(point)
+    return by_seq
+
+
+def verify() -> Report:
+    """Check every link and every checkpoint; count what is not covered yet."""
+    report = Report()
+    by_seq = _check_signatures(report, current_app.config["AUDIT_KEY"])
+    count, bad, reason = verify_chain()
+    report.sealed = count if bad is None else count - 1
+    if bad is not None:
+        report.bad = bad
+        report.problems.append(
+            f"chain broken at event {bad.id} (position {bad.seq}, {bad.event_type}, "
+            f"{bad.created_at:%Y-%m-%d %H:%M:%S}Z): {reason}")
+    hashes = dict(db.session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(list(by_seq)))
+    ).all()) if by_seq else {}
+    for seq in sorted(by_seq):
+        point = by_seq[seq][-1]
+        if seq not in hashes:
+            report.problems.append(
+                f"checkpoint {point.id} ({point.created_at:%Y-%m-%d %H:%M:%S}Z) names position "
+                f"{seq}, which no longer exists: events up to it were deleted")
+        elif hashes[seq] != point.head_hash:
+            report.problems.append(
+                f"checkpoint {point.id} ({point.created_at:%Y-%m-%d %H:%M:%S}Z) names another "
+                f"event at position {seq}: events up to it were changed or the chain recomputed")
+        elif bad is None or seq < bad.seq:
+            report.covered = max(report.covered, seq)
+    report.unsealed = db.session.execute(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.hash.is_(None))
+    ).scalar_one()
+    return report

@@ -158,8 +158,13 @@ def test_keys_list_and_rotate(runner, client):
 def test_audit_verify_detects_tampering(runner, app):
     for i in range(3):
         audit.record("test.event", actor="cli", details={"n": i})
+    unsealed = runner.invoke(["audit", "verify"])
+    assert unsealed.exit_code == 0 and "3 events are not sealed yet" in unsealed.output
+    sealed = runner.invoke(["audit", "seal"])
+    assert sealed.exit_code == 0 and "Sealed 3 events; checkpoint at position 3" in sealed.output
     ok = runner.invoke(["audit", "verify"])
     assert ok.exit_code == 0 and "3 events verified" in ok.output
+    assert "not sealed" not in ok.output
     db.session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE id = 2"))
     db.session.commit()
     bad = runner.invoke(["audit", "verify"])

@@ -50,6 +50,9 @@ def test_environment_overrides_defaults(monkeypatch, tmp_path):
         ({"IDP_ENV": "production", "IDP_SECRET_KEY": "s", "IDP_DATA_KEY": config.new_data_key(),
           "IDP_DATABASE_URL": "postgresql://db/idp", "IDP_ISSUER": "http://sso.example"},
          "IDP_ISSUER"),
+        ({"IDP_ENV": "production", "IDP_SECRET_KEY": "s", "IDP_DATA_KEY": config.new_data_key(),
+          "IDP_DATABASE_URL": "postgresql://db/idp", "IDP_ISSUER": "https://sso.example"},
+         "IDP_AUDIT_KEY"),
     ],
 )
 def test_bad_or_missing_setting_names_the_variable(env, variable):
@@ -61,6 +64,7 @@ def test_production_accepts_a_complete_configuration():
     values = config.load({
         "IDP_ENV": "production", "IDP_SECRET_KEY": "s", "IDP_DATA_KEY": config.new_data_key(),
         "IDP_DATABASE_URL": "postgresql+psycopg://db/idp", "IDP_ISSUER": "https://sso.example",
+        "IDP_AUDIT_KEY": "a" * 32,
     }, None)
     assert values["ENV"] == "production"
 

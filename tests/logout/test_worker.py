@@ -78,6 +78,7 @@ def test_inline_worker_is_on_by_default_in_development_only():
     assert settings.load({}, None)["LOGOUT_INLINE_WORKER"] is True
     production = {"IDP_ENV": "production", "IDP_SECRET_KEY": "s" * 32,
                   "IDP_DATA_KEY": "5cJ9gHk8bX6p4Q1vM2zR7tW0yA3sD5fG8hJ1kL4nP6o=",
+                  "IDP_AUDIT_KEY": "a" * 32,
                   "IDP_ISSUER": "https://idp.example.gov.vn",
                   "IDP_DATABASE_URL": "postgresql+psycopg://idp@db/idp"}
     assert settings.load(production, None)["LOGOUT_INLINE_WORKER"] is False

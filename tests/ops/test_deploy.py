@@ -157,5 +157,6 @@ def test_environment_file_example_is_production_ready_in_shape():
     from idp.config import load
 
     loaded = load({**values, "IDP_SECRET_KEY": "x" * 40,
-                   "IDP_DATA_KEY": "5cJ9gHk8bX6p4Q1vM2zR7tW0yA3sD5fG8hJ1kL4nP6o="}, None)
+                   "IDP_DATA_KEY": "5cJ9gHk8bX6p4Q1vM2zR7tW0yA3sD5fG8hJ1kL4nP6o=",
+                   "IDP_AUDIT_KEY": "y" * 40}, None)
     assert loaded["METRICS_ALLOW"] == ["127.0.0.0/8", "::1/128"]

@@ -20,6 +20,7 @@ IDP = str(Path(sys.executable).parent / "idp")
 PRODUCTION = {
     "IDP_SECRET_KEY": "a-long-random-secret-key-for-tests",
     "IDP_DATA_KEY": TEST_DATA_KEY,
+    "IDP_AUDIT_KEY": "a-long-random-audit-key-for-tests",
     "IDP_ISSUER": "https://idp.example.gov.vn",
     "IDP_ALLOW_SQLITE": "true",
 }
@@ -46,7 +47,10 @@ def _env(tmp_path, **settings) -> dict:
      "IDP_ISSUER must be https in production mode"),
     ({**PRODUCTION, "IDP_DATABASE_URL": "sqlite:////tmp/idp.sqlite3",
       "IDP_METRICS_ALLOW": "10.0.0.0/8 nonsense"}, "IDP_METRICS_ALLOW is malformed"),
-], ids=["secret-key", "data-key", "database", "sqlite", "http-issuer", "metrics-allow"])
+    ({**{k: v for k, v in PRODUCTION.items() if k != "IDP_AUDIT_KEY"},
+      "IDP_DATABASE_URL": "sqlite:////tmp/idp.sqlite3"}, "IDP_AUDIT_KEY must be set in production"),
+], ids=["secret-key", "data-key", "database", "sqlite", "http-issuer", "metrics-allow",
+        "audit-key"])
 def test_production_refuses_development_defaults(tmp_path, settings, message):
     result = subprocess.run([IDP, "serve", "--port", "1"], env=_env(tmp_path, **settings),
                             capture_output=True, text=True, timeout=60)
@@ -55,6 +59,7 @@ def test_production_refuses_development_defaults(tmp_path, settings, message):
     assert "Traceback" not in result.stderr
     # Nothing was generated in the instance folder in production mode.
     assert not (tmp_path / "secret_key").exists() and not (tmp_path / "data_key").exists()
+    assert not (tmp_path / "audit_key").exists()
 
 
 @pytest.mark.parametrize("cores, expected", [(1, "3"), (2, "5"), (16, "8")])

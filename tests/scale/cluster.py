@@ -44,6 +44,7 @@ SETTINGS = {
     "IDP_ENV": "production",
     "IDP_SECRET_KEY": "scale-out-test-secret-key-shared-by-all-nodes",
     "IDP_DATA_KEY": TEST_DATA_KEY,
+    "IDP_AUDIT_KEY": "scale-out-test-audit-key-shared-by-all-nodes",
     # Cheap argon2id and no growing delays: the test is about sharing, not cost.
     "IDP_ARGON2_MEMORY_KIB": "1024",
     "IDP_ARGON2_TIME_COST": "1",
