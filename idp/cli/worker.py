@@ -24,6 +24,7 @@ def worker_cmd(interval: float, once: bool) -> None:
     worker = Worker(current_app._get_current_object(), interval=interval)  # type: ignore[attr-defined]
     if once:
         click.echo(f"Back-channel logout attempts made: {worker.run_once()}.")
+        worker.release_lease()  # a cron run must not keep the next one from sealing
         return
     # A stop between two passes loses nothing: a claimed row is retried after its lease.
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())

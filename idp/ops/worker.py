@@ -39,10 +39,19 @@ class Worker:
         self.sealer = None  # this worker's name for the audit sealer lease, once it tries
 
     def _seal(self) -> None:
+        """Chain the audit events if this worker holds the sealer lease (one across nodes).
+
+        Its own ``try``: a failed seal must not hold back the logout deliveries.
+        """
         from ..services import audit
 
         self.sealer = self.sealer or audit.new_holder()
-        sealed = audit.seal(self.sealer).sealed
+        try:
+            sealed = audit.seal(self.sealer).sealed
+        except Exception:  # noqa: BLE001  (retried next pass; the events wait unsealed)
+            log.exception("audit sealing failed")
+            db.session.rollback()
+            return
         if sealed:
             log.debug("sealed %d audit events", sealed)
 
@@ -79,23 +88,31 @@ class Worker:
                 db.session.remove()
 
     def run(self) -> None:
-        """Loop until :meth:`stop` is called."""
-        while not self.stopping.is_set():
-            self.run_once()
-            self.stopping.wait(self.interval)
+        """Loop until :meth:`stop` is called, then give the sealer lease back."""
+        try:
+            while not self.stopping.is_set():
+                self.run_once()
+                self.stopping.wait(self.interval)
+        finally:
+            self.release_lease()
 
     def stop(self) -> None:
+        """Ask the loop to end (safe from a signal handler: it only sets a flag)."""
         self.stopping.set()
-        if self.sealer is not None:  # hand the lease over at once, not after its expiry
-            from ..services import audit
 
-            with self.app.app_context():
-                try:
-                    audit.release(self.sealer)
-                except Exception:  # noqa: BLE001  (the lease then simply expires)
-                    log.exception("could not release the audit sealer lease")
-                finally:
-                    db.session.remove()
+    def release_lease(self) -> None:
+        """Hand the sealer lease over at once rather than after its expiry."""
+        if self.sealer is None:
+            return
+        from ..services import audit
+
+        with self.app.app_context():
+            try:
+                audit.release(self.sealer)
+            except Exception:  # noqa: BLE001  (the lease then simply expires)
+                log.exception("could not release the audit sealer lease")
+            finally:
+                db.session.remove()
 
 
 _inline_lock = threading.Lock()

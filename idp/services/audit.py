@@ -295,25 +295,33 @@ class Report:
         return not self.problems
 
 
-def _check_signatures(report: Report, key: str) -> dict[int, list[AuditCheckpoint]]:
-    by_seq: dict[int, list[AuditCheckpoint]] = {}
-    for point in db.session.execute(
-            select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars():
+def _check_checkpoints(report: Report, key: str) -> None:
+    """Each checkpoint: signed with the key, and its position still holds its hash."""
+    rows = db.session.execute(
+        select(AuditCheckpoint, AuditEvent.hash)
+        .outerjoin(AuditEvent, AuditEvent.seq == AuditCheckpoint.seq)
+        .order_by(AuditCheckpoint.id)
+    )
+    for point, stored in rows:
         report.checkpoints += 1
+        named = f"checkpoint {point.id} ({point.created_at:%Y-%m-%d %H:%M:%S}Z)"
         expected = sign_checkpoint(point.seq, point.head_hash, point.created_at, key)
         if not hmac.compare_digest(expected, point.signature):
-            report.problems.append(
-                f"checkpoint {point.id} ({point.created_at:%Y-%m-%d %H:%M:%S}Z) is not "
-                "signed with IDP_AUDIT_KEY: it was forged or changed in the database")
-        else:
-            by_seq.setdefault(point.seq, []).append(point)
-    return by_seq
+            report.problems.append(f"{named} is not signed with IDP_AUDIT_KEY: it was forged "
+                                   "or changed in the database")
+        elif stored is None:
+            report.problems.append(f"{named} names position {point.seq}, which no longer "
+                                   "exists: events up to it were deleted")
+        elif stored != point.head_hash:
+            report.problems.append(f"{named} names another event at position {point.seq}: "
+                                   "events up to it were changed or the chain recomputed")
+        elif report.bad is None or point.seq < report.bad.seq:
+            report.covered = max(report.covered, point.seq)
 
 
 def verify() -> Report:
     """Check every link and every checkpoint; count what is not covered yet."""
     report = Report()
-    by_seq = _check_signatures(report, current_app.config["AUDIT_KEY"])
     count, bad, reason = verify_chain()
     report.sealed = count if bad is None else count - 1
     if bad is not None:
@@ -321,21 +329,7 @@ def verify() -> Report:
         report.problems.append(
             f"chain broken at event {bad.id} (position {bad.seq}, {bad.event_type}, "
             f"{bad.created_at:%Y-%m-%d %H:%M:%S}Z): {reason}")
-    hashes = dict(db.session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(list(by_seq)))
-    ).all()) if by_seq else {}
-    for seq in sorted(by_seq):
-        point = by_seq[seq][-1]
-        if seq not in hashes:
-            report.problems.append(
-                f"checkpoint {point.id} ({point.created_at:%Y-%m-%d %H:%M:%S}Z) names position "
-                f"{seq}, which no longer exists: events up to it were deleted")
-        elif hashes[seq] != point.head_hash:
-            report.problems.append(
-                f"checkpoint {point.id} ({point.created_at:%Y-%m-%d %H:%M:%S}Z) names another "
-                f"event at position {seq}: events up to it were changed or the chain recomputed")
-        elif bad is None or seq < bad.seq:
-            report.covered = max(report.covered, seq)
+    _check_checkpoints(report, current_app.config["AUDIT_KEY"])
     report.unsealed = db.session.execute(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.hash.is_(None))
     ).scalar_one()

@@ -79,6 +79,7 @@ def test_the_worker_seals_and_hands_the_lease_over_when_stopping(app):
     db.session.rollback()
     assert audit.verify().unsealed == 1
     first.stop()
+    first.run()  # returns at once, and gives the lease back
     second.run_once()
     db.session.rollback()
     report = audit.verify()
