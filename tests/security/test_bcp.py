@@ -96,7 +96,7 @@ def test_production_refuses_a_plain_http_issuer():
 
     env = {"IDP_ENV": "production", "IDP_ISSUER": "http://sso.example.gov.vn",
            "IDP_SECRET_KEY": "s" * 32, "IDP_DATA_KEY": "5cJ9gHk8bX6p4Q1vM2zR7tW0yA3sD5fG8hJ1kL4nP6o=",
-           "IDP_DATABASE_URL": "postgresql+psycopg://idp@db/idp"}
+           "IDP_DATABASE_URL": "postgresql+psycopg://idp@db/idp", "IDP_AUDIT_KEY": "a" * 32}
     with pytest.raises(ConfigError, match="IDP_ISSUER must be https"):
         load(env, None)
     load({**env, "IDP_ISSUER": "https://sso.example.gov.vn"}, None)  # the control
