@@ -65,18 +65,22 @@ class BearerValidator(BearerTokenValidator):
             raise invalid_token(str(exc)) from None
         if self.scope_insufficient(" ".join(token.scopes), scopes):
             # RFC 6750 §3.1: insufficient_scope, and "MAY include the scope attribute".
-            raise ScopeMissing(scopes)
+            error = ScopeMissing(scopes)
+            error.token = token  # type: ignore[attr-defined]  (its client is audited)
+            raise error
 
 
 class ScopeMissing(InsufficientScopeError):
     """RFC 6750 §3: 403 insufficient_scope, naming the scope the resource needs."""
 
-    def __init__(self, scopes) -> None:
+    def __init__(self, scopes, description: str | None = None) -> None:
         self.scope = " ".join(scopes or ())
         super().__init__()
         # Set after __init__, which refuses non-ASCII text: the body carries the translated
-        # description, the challenge its ASCII part (_quoted).
-        self.description = _("The access token lacks the %(scope)s scope.", scope=self.scope)
+        # description, the challenge an ASCII one (_challenge_text).
+        self.ascii_description = f"The access token lacks the {self.scope} scope."
+        self.description = description or _("The access token lacks the %(scope)s scope.",
+                                             scope=self.scope)
 
 
 def invalid_token(description: str) -> InvalidTokenError:
@@ -94,8 +98,8 @@ class Protector(ResourceProtector):
         flask_request = flask.request  # Authlib's FlaskJsonRequest does not carry the form
         if flask_request.args.get("access_token"):
             # RFC 9700 §2.4 / RFC 6750 §2.3: tokens in the URL leak; not accepted.
-            raise _invalid_request(_("Send the access token in the Authorization header "
-                                     "or the form body, not the URL."))
+            raise _invalid_request("Send the access token in the Authorization header "
+                                   "or the form body, not the URL.")
         header = request.headers.get("Authorization", "")
         scheme, _sep, from_header = header.partition(" ")
         from_header = from_header.strip() if scheme.lower() == "bearer" else ""
@@ -104,7 +108,7 @@ class Protector(ResourceProtector):
                 flask_request.mimetype == "application/x-www-form-urlencoded":
             from_body = flask_request.form.get("access_token") or ""
         if from_header and from_body:
-            raise _invalid_request(_("The access token was sent twice."))
+            raise _invalid_request("The access token was sent twice.")
         if not (from_header or from_body):
             # RFC 6750 §3.1: no token at all gets a challenge without an error code.
             raise MissingAuthorizationError(self._default_auth_type, self._default_realm)
@@ -128,9 +132,10 @@ class Protector(ResourceProtector):
         return token
 
 
-def _invalid_request(description: str) -> InvalidRequestError:
+def _invalid_request(english: str) -> InvalidRequestError:
     error = InvalidRequestError()
-    error.description = description
+    error.description = _(english)
+    error.ascii_description = english  # type: ignore[attr-defined]
     return error
 
 
@@ -146,15 +151,18 @@ class Refusal(Exception):
 def answer(error: OAuth2Error) -> Response:
     """RFC 6750 §3: the status, the challenge and the body ``{error, error_description}``."""
     if isinstance(error, MissingAuthorizationError):
-        # §3.1: "the resource server SHOULD NOT include an error code or other error information".
-        body: dict[str, str] = {}
+        # §3.1: "the resource server SHOULD NOT include an error code or other error
+        # information" in the challenge; the body still says what is missing, in the one
+        # error shape of the project.
+        body = {"error": InvalidTokenError.error,
+                "error_description": _("An access token is required (Authorization: Bearer).")}
         challenge = f'Bearer realm="{REALM}"'
         status = 401
     else:
         description = str(error.get_error_description() or "")
-        body = {"error": error.error, "error_description": description}
+        body: dict[str, str] = {"error": error.error, "error_description": description}
         parts = [f'realm="{REALM}"', f'error="{error.error}"',
-                 f'error_description="{_quoted(description)}"']
+                 f'error_description="{_challenge_text(error, description)}"']
         if isinstance(error, ScopeMissing) and error.scope:
             parts.append(f'scope="{_quoted(error.scope)}"')
         challenge = "Bearer " + ", ".join(parts)
@@ -163,6 +171,14 @@ def answer(error: OAuth2Error) -> Response:
     response.headers["WWW-Authenticate"] = challenge
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _challenge_text(error: OAuth2Error, description: str) -> str:
+    """The description for the challenge: a translated one that is not ASCII gives way to
+    the English text (RFC 6750 §3 allows only printable ASCII there)."""
+    if _quoted(description) == description:
+        return description
+    return _quoted(getattr(error, "ascii_description", None) or type(error).description or "")
 
 
 def _quoted(text: str) -> str:
