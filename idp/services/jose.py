@@ -126,8 +126,9 @@ def verify_access_token(value: Any) -> dict[str, Any]:
 
 
 def signed_claims(value: Any) -> dict[str, Any] | None:
-    """The claims of any token we signed, expired or not, of whatever typ, or None: for the
-    audit log only (naming the client of a refused token), never for letting it in."""
+    """The claims of any token we signed, expired or not, of whatever typ, or None: to find
+    its stored row (introspection answers from the row; the audit log names its client),
+    never for letting it in."""
     try:
         token = _own(value, None)
     except InvalidJWT:
