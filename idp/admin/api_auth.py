@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
 from ..extensions import db
+from ..oidc.protector import Refusal, ScopeMissing, answer, protector
 from ..services import admin_audit, admin_clients, admin_users, tokens
 from ..services.admin_audit import Actor
 from ..services.admin_fields import FieldErrors
@@ -43,7 +44,7 @@ def _domain_error(exc: DomainError):
     code = {"invalid_request": "invalid_input", "forbidden": "forbidden"}.get(exc.code, exc.code)
     if isinstance(exc, (admin_clients.ProtectedClient, admin_users.ProtectedAccount)):
         # RFC 6750 §3.1: the token is fine but too narrow; every admin scope is needed.
-        code = "insufficient_scope"
+        return answer(ScopeMissing(ADMIN_SCOPES, str(exc.description)))
     return error(exc.status, str(exc.description), code, **extra)
 
 
@@ -59,15 +60,27 @@ def _http_error(exc: HTTPException):
     return error(exc.code or 500, exc.description or exc.name)
 
 
-def _refuse(status: int, message: str, code: str, reason: str, scope: str,
-            client: str | None = None):
-    """Answer RFC 6750 §3.1 and audit the refusal (the reason, never the token itself)."""
+def _refuse(refusal: Refusal, scope: str, token: str | None):
+    """Answer RFC 6750 §3 (the protector's answer) and audit the refusal (the reason,
+    never the token itself)."""
+    error = refusal.error
+    code = getattr(error, "error", "invalid_token")
+    reason = {"missing_authorization": "missing", "invalid_request": "invalid_request",
+              "insufficient_scope": "insufficient_scope"}.get(code, "invalid")
     details = {"required_scope": scope, "method": request.method, "path": request.path[:200]}
     if reason == "invalid":
-        details["description"] = message  # the verifier's fixed public reason (expired, revoked…)
+        # the verifier's fixed public reason (expired, revoked…)
+        details["description"] = (refusal.response.get_json(silent=True) or {}).get(
+            "error_description")
+    client = None
+    if reason == "insufficient_scope":
+        held = getattr(error, "token", None)
+        client = held.claims.get("client_id") if held is not None else None
+    elif token:
+        client = _token_client(token)
     admin_audit.bearer_refused("admin_api.token_refused", reason, ip=request.remote_addr,
                                client=client, details=details)
-    return error(status, message, code)
+    return refusal.response
 
 
 def _token_client(token: str) -> str | None:
@@ -76,28 +89,21 @@ def _token_client(token: str) -> str | None:
     return row.client.client_id if row is not None and row.client is not None else None
 
 
+def _presented() -> str | None:
+    kind, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if kind.lower() == "bearer" and token.strip() else None
+
+
 def require_scope(scope: str) -> Callable:
-    """Run the view only for a live access token that carries ``scope``."""
+    """Run the view only for a live access token that carries ``scope`` (the protector)."""
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            kind, _sep, token = header.partition(" ")
-            token = token.strip()
-            if kind.lower() != "bearer" or not token:
-                return _refuse(401, _("An access token is required (Authorization: Bearer)."),
-                               "invalid_token", "missing", scope)
             try:
-                claims, _row = tokens.verify_access_token(token)
-            except tokens.TokenInvalid as exc:
-                return _refuse(401, str(exc), "invalid_token", "invalid", scope,
-                               client=_token_client(token))
-            held = set(str(claims.get("scope") or "").split())
-            if scope not in held:
-                return _refuse(403, _("The access token lacks the %(scope)s scope.", scope=scope),
-                               "insufficient_scope", "insufficient_scope", scope,
-                               client=claims.get("client_id"))
-            g.api_claims, g.api_scopes = claims, held
+                token = protector.bearer(scope)
+            except Refusal as refusal:
+                return _refuse(refusal, scope, _presented())
+            g.api_claims, g.api_scopes = token.claims, token.scopes
             return view(*args, **kwargs)
 
         wrapped.required_scope = scope  # type: ignore[attr-defined]

@@ -10,7 +10,9 @@ from flask import Blueprint, jsonify, request
 
 from ..errors import DomainError
 from ..extensions import csrf, db
+from ..models import Client
 from ..services import admin_audit, registration
+from .protector import Refusal, protector
 
 bp = Blueprint("registration", __name__)
 csrf.exempt(bp)
@@ -37,6 +39,18 @@ def _bearer() -> str:
     if kind.lower() != "bearer" or not token.strip():
         raise registration.BadToken("A bearer token is required.")
     return token.strip()
+
+
+def _registered(client_id: str) -> Client:
+    """RFC 7592 §2: the client whose registration access token this request bears, through
+    the one resource protector (RFC 6750 answers); a disabled client is a 403 (DomainError)."""
+    token = protector.bearer(registration_client=client_id)
+    return token.client
+
+
+@bp.errorhandler(Refusal)
+def _refused(refusal: Refusal):
+    return refusal.response
 
 
 def _metadata() -> dict:
@@ -77,21 +91,21 @@ def register():
 @bp.get("/register/<client_id>")
 def read(client_id: str):
     """RFC 7592 §2.1: read the client's current configuration."""
-    client = registration.authenticate(client_id, _bearer())
+    client = _registered(client_id)
     return _json(registration.response_body(client))
 
 
 @bp.put("/register/<client_id>")
 def replace(client_id: str):
     """RFC 7592 §2.2: replace the client's metadata."""
-    client = registration.authenticate(client_id, _bearer())
+    client = _registered(client_id)
     return _json(registration.replace(client, _metadata(), ip=request.remote_addr))
 
 
 @bp.delete("/register/<client_id>")
 def delete(client_id: str):
     """RFC 7592 §2.3: deprovision the client; 204 No Content."""
-    client = registration.authenticate(client_id, _bearer())
+    client = _registered(client_id)
     registration.remove(client, ip=request.remote_addr)
     response = _json({}, 204)
     response.set_data(b"")

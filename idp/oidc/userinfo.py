@@ -2,60 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify
 
-from ..services import tokens
 from ..services.claims import user_claims
+from .protector import Refusal, ScopeMissing, answer, invalid_token, protector
 
 bp = Blueprint("oidc_userinfo", __name__)
 
 
-def _challenge(status: int, error: str | None, description: str | None) -> Response:
-    """RFC 6750 §3: the WWW-Authenticate challenge, with error only when a token was sent."""
-    parts = ['Bearer realm="idp"']
-    if error:
-        parts.append(f'error="{error}"')
-    if description:
-        parts.append(f'error_description="{description}"')
-    response = jsonify({k: v for k, v in {"error": error, "error_description": description}.items() if v})
-    response.status_code = status
-    response.headers["WWW-Authenticate"] = ", ".join(parts)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _bearer() -> tuple[str | None, Response | None]:
-    """RFC 6750 §2.1 header or §2.2 form body; using both at once is invalid_request."""
-    header = request.headers.get("Authorization", "")
-    from_header = header[7:].strip() if header[:7].lower() == "bearer " else None
-    from_body = None
-    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-        from_body = request.form.get("access_token")
-    if request.args.get("access_token"):
-        # RFC 9700 §2.4 / RFC 6750 §2.3: tokens in the URL leak; not accepted.
-        return None, _challenge(400, "invalid_request", "Send the access token in the "
-                                "Authorization header or the form body, not the URL.")
-    if from_header and from_body:
-        return None, _challenge(400, "invalid_request", "The access token was sent twice.")
-    return from_header or from_body, None
-
-
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
-    value, problem = _bearer()
-    if problem is not None:
-        return problem
-    if not value:
-        return _challenge(401, None, None)  # RFC 6750 §3.1: no error code when no token was sent
     try:
-        claims, row = tokens.verify_access_token(value)
-    except tokens.TokenInvalid as error:
-        return _challenge(401, "invalid_token", str(error))
-    scopes = row.scope.split()
-    if "openid" not in scopes or row.user is None:
-        return _challenge(403, "insufficient_scope", "The access token lacks the openid scope.")
+        # OIDC Core §5.3.1: the access token must carry the openid scope.
+        token = protector.bearer("openid")
+    except Refusal as refusal:
+        return refusal.response
+    row = token.row
+    if row.user is None:
+        return answer(ScopeMissing(["openid"]))  # a client's own token names no user
     if not row.user.active:
-        return _challenge(401, "invalid_token", "The user of this access token is disabled.")
+        return answer(invalid_token("The user of this access token is disabled."))
+    scopes = row.scope.split()
     requested = _requested_claims(row)
     response = jsonify(user_claims(row.user, row.client, scopes, requested))
     response.headers["Cache-Control"] = "no-store"

@@ -13,9 +13,11 @@ from idp.services import clients, passwords, users
 def test_no_token_is_401_with_a_bearer_challenge(client, automation_client):
     response = client.get("/api/admin/clients")
     assert response.status_code == 401
-    assert response.get_json() == {"error": "invalid_token",
-                                    "message": "Cần có access token (Authorization: Bearer)."}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.get_json() == {
+        "error": "invalid_token",
+        "error_description": "Cần có access token (Authorization: Bearer)."}
+    # RFC 6750 §3.1: no token at all, a challenge without an error code.
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="idp"'
 
 
 @pytest.mark.parametrize("bad", [
@@ -64,7 +66,9 @@ def test_scope_matrix(api, user, confidential_client, scope, method, path, neede
     else:
         assert response.status_code == 403
         assert response.get_json()["error"] == "insufficient_scope"
-        assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="idp", error="insufficient_scope", error_description="The access '
+            f'token lacks the {needed} scope.", scope="{needed}"')
 
 
 # --- clients ---------------------------------------------------------------------------------

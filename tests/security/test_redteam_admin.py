@@ -106,7 +106,7 @@ def test_client_admin_cannot_take_over_an_admin_service_client_in_the_console(
     patch = client.patch(f"/api/admin/users/{attacker.username}",
                          json={"roles": ["client-admin", "admin"]})
     assert patch.status_code == 401 and patch.get_json()["error"] == "invalid_token"
-    assert patch.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert patch.headers["WWW-Authenticate"] == 'Bearer realm="idp"'  # RFC 6750 §3.1: no token
     assert _post(client, csrf, f"/admin/staff/{attacker.id}/roles",
                  {"roles": ["client-admin", "admin"]}).status_code == 403
     assert _post(client, csrf, f"/admin/staff/{admin_user.id}/reset-password").status_code == 403
@@ -182,8 +182,12 @@ def _api(client, token: str, method: str, path: str, **kwargs):
 
 def _assert_insufficient_scope(response, message: str = REFUSAL_VI) -> None:
     assert response.status_code == 403
-    assert response.get_json() == {"error": "insufficient_scope", "message": message}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+    assert response.get_json() == {"error": "insufficient_scope", "error_description": message}
+    # RFC 6750 §3: the challenge names the error and the scopes needed (every admin scope).
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="idp", error="insufficient_scope", error_description="The access token '
+        'lacks the admin.clients admin.staff admin.audit scope.", '
+        'scope="admin.clients admin.staff admin.audit"')
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -222,7 +226,9 @@ def test_a_program_without_every_admin_scope_cannot_take_over_the_admin_service_
         response = _api(client, token, method, path, json=body)
         assert response.status_code == 403
         assert response.get_json()["error"] == "insufficient_scope"
-        assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+        assert response.headers["WWW-Authenticate"].startswith(
+            'Bearer realm="idp", error="insufficient_scope", ')
+        assert 'scope="admin.staff"' in response.headers["WWW-Authenticate"]
     db.session.expire_all()
     assert sorted(users.get_user(attacker.username).global_roles()) == ["client-admin"]
     assert not users.get_user(admin_user.username).must_change_password
@@ -306,7 +312,8 @@ def _without(token: str, event: AuditEvent) -> None:
 def test_no_bearer_at_the_admin_api_is_audited(client):
     response = client.get("/api/admin/clients", environ_base={"REMOTE_ADDR": ATTACKER_IP})
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    # RFC 6750 §3.1: no token at all, a challenge without an error code.
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="idp"'
     [event] = _refused_tokens("admin_api.token_refused")
     assert (event.outcome, event.ip, event.client) == ("failure", ATTACKER_IP, None)
     assert event.details == {"reason": "missing", "required_scope": "admin.clients",
@@ -326,8 +333,9 @@ def test_a_bad_bearer_at_the_admin_api_is_audited_without_the_token(client, mint
     response = client.delete("/api/admin/clients/docs", environ_base={"REMOTE_ADDR": ATTACKER_IP},
                              headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
-    assert response.get_json() == {"error": "invalid_token", "message": description}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.get_json() == {"error": "invalid_token", "error_description": description}
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer realm="idp", error="invalid_token", error_description="{description}"')
     [event] = _refused_tokens("admin_api.token_refused")
     assert (event.outcome, event.ip, event.client) == ("failure", ATTACKER_IP, client_id)
     assert event.details == {"reason": "invalid", "description": description,
@@ -342,8 +350,10 @@ def test_a_token_lacking_the_scope_is_audited_and_answered_403(client, client_cr
                           headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.get_json() == {"error": "insufficient_scope",
-                                   "message": "Access token không có phạm vi admin.staff."}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+                                   "error_description": "Access token không có phạm vi admin.staff."}
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="idp", error="insufficient_scope", '
+        'error_description="The access token lacks the admin.staff scope.", scope="admin.staff"')
     [event] = _refused_tokens("admin_api.token_refused")
     assert (event.outcome, event.ip, event.client) == ("failure", ATTACKER_IP, "automation")
     assert event.details["reason"] == "insufficient_scope"

@@ -42,8 +42,12 @@ def _api(client, token: str, method: str, path: str, **kwargs):
 
 def _assert_insufficient_scope(response, message: str) -> None:
     assert response.status_code == 403, response.get_data(as_text=True)
-    assert response.get_json() == {"error": "insufficient_scope", "message": message}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+    assert response.get_json() == {"error": "insufficient_scope", "error_description": message}
+    # RFC 6750 §3: the challenge names the error and the scopes needed (every admin scope).
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="idp", error="insufficient_scope", error_description="The access token '
+        'lacks the admin.clients admin.staff admin.audit scope.", '
+        'scope="admin.clients admin.staff admin.audit"')
     assert response.headers["Cache-Control"] == "no-store"
 
 

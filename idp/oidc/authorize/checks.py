@@ -13,17 +13,14 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import (InvalidRequestError, InvalidScopeError,
                                     UnauthorizedClientError, UnsupportedResponseTypeError)
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
-from flask import current_app
 from flask_babel import gettext as _
-from joserfc import jwt
-from joserfc.errors import JoseError
 from sqlalchemy import select
 
 from ... import web
 from ...extensions import db
 from ...models import Client
 from ...services import claims as claims_service
-from ...services import keys
+from ...services import jose
 from ...sso import ACR_MFA
 from .request import AuthRequest
 
@@ -212,20 +209,23 @@ def check_acr_values(req: AuthRequest) -> None:
 
 
 def check_id_token_hint(req: AuthRequest) -> None:
-    """OIDC Core §3.1.2.1: an ID token we issued to this client, even if expired."""
+    """OIDC Core §3.1.2.1: an ID token we issued to this client, even if expired.
+
+    services.jose checks the signature, iss and the ID token's typ, so that an access token
+    (RFC 9068 §4, at+jwt) or a logout token (Back-Channel Logout §2.4, logout+jwt) is refused.
+    """
     hint = req.get("id_token_hint")
     if not hint:
         return
     try:
-        token = jwt.decode(hint, keys.public_keyset(), algorithms=list(keys.SUPPORTED_ALGS))
-    except (JoseError, ValueError):
+        claims = jose.verify_id_token_hint(hint)
+    except jose.InvalidJWT:
         raise InvalidRequestError("The id_token_hint is not a valid ID token.") from None
-    audience = token.claims.get("aud")
+    audience = claims.get("aud")
     audience = audience if isinstance(audience, list) else [audience]
-    if token.claims.get("iss") != current_app.config["ISSUER"] or \
-            req.client.client_id not in audience or token.header.get("typ") == "at+jwt":
+    if req.client.client_id not in audience:
         raise InvalidRequestError("The id_token_hint was not issued to this client.")
-    req.hint_sub = token.claims.get("sub")
+    req.hint_sub = claims.get("sub")
 
 
 # The order in which the specifications validate a request. Read top to bottom.
