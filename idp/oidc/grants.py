@@ -90,12 +90,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                          list(code.row.amr or []), session))
 
     def save_authorization_code(self, code: str, request) -> None:
-        """Authlib's authorize-side storage hook. Our /authorize pipeline issues codes
-        itself (idp.oidc.authorize), through the same service."""
-        codes.issue_code(request.client.row, request.user, request.user_session,
+        """Authlib's authorize-side storage hook, for a caller of Authlib's own
+        create_authorization_response with a Grantee as grant_user. Our /authorize
+        pipeline calls the same service directly (docs/adr/0001-authlib-boundary.md)."""
+        grantee: Grantee = request.user
+        data = request.payload.data
+        codes.issue_code(request.client.row, grantee.user, grantee.auth.session,
                          codes.CodeRequest(redirect_uri=request.payload.redirect_uri,
-                                           scope=request.scope, nonce=request.payload.nonce),
-                         commit=False)
+                                           scope=request.scope, nonce=data.get("nonce"),
+                                           code_challenge=data.get("code_challenge"),
+                                           code_challenge_method=data.get("code_challenge_method")),
+                         commit=False, code=code)
 
     def delete_authorization_code(self, code: CodeRecord) -> None:
         # RFC 6749 §4.1.2: single use. The code is marked spent, not deleted, so that a
