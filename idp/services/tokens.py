@@ -127,7 +127,7 @@ def store_token(client: Client, user: User | None, response: dict[str, Any], *, 
 def new_token_row(client: Client, user: User | None, scope: str, grant_type: str,
                   auth: AuthContext, *, refresh: bool, family_id: str | None = None,
                   code_id: int | None = None) -> tuple[dict[str, Any], Token]:
-    """Mint and store a token response outside the token endpoint (the CLI, fixtures)."""
+    """Mint and store a token response outside the token endpoint (test fixtures)."""
     access, jti, ttl = mint_access_token(client, user, scope, auth, int(time.time()))
     response: dict[str, Any] = {"access_token": access, "token_type": "Bearer",
                                 "expires_in": ttl, "scope": scope}
