@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from ..extensions import db
+
 bp = Blueprint("oidc_token", __name__)
 
 
@@ -13,8 +15,11 @@ def _server():
 
 @bp.post("/token")
 def token():
-    """RFC 6749 §3.2 token endpoint."""
-    return _server().create_token_response()
+    """RFC 6749 §3.2 token endpoint: one commit once Authlib's flow and its hooks have run
+    (an error response has rolled back already)."""
+    response = _server().create_token_response()
+    db.session.commit()
+    return response
 
 
 @bp.post("/revoke")

@@ -1,13 +1,19 @@
-"""The token endpoint's grants, on Authlib's: authorization_code (+ OpenID Connect and
-PKCE), refresh_token with rotation and reuse detection, and client_credentials."""
+"""The token endpoint's grants, on Authlib's hooks: authorization_code (+ OpenID Connect
+and PKCE), refresh_token with rotation and reuse detection, and client_credentials.
+
+Authlib runs each flow (validate, authenticate_user, generate_token, save_token, spend
+the credential, after-hooks); the hooks below look the credential up, check it is still
+good, and spend it with a conditional UPDATE. Any error rolls the whole request back
+(Server.handle_error_response), so a response that lost a race leaves no row behind.
+"""
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from flask import request as flask_request
 
@@ -17,11 +23,12 @@ from ..services import audit, codes, sessions, tokens
 from ..services.claims import requested_claims
 from ..services.tokens import AuthContext
 from .adapters import CodeRecord, OAuthClient, TokenRecord
+from .issuance import Grantee, Issued, replay
 
 CONFIDENTIAL = [m for m in AUTH_METHODS if m != "none"]
 
 
-def _ip(request) -> str:
+def _ip() -> str:
     return flask_request.remote_addr or ""
 
 
@@ -39,34 +46,10 @@ def _open_session(session_id: int | None) -> SsoSession | None:
     return session if session is not None and session.ended_at is None else None
 
 
-def wants_refresh_token(client: OAuthClient, scope: str) -> bool:
-    """OIDC Core §11: a refresh token only for offline_access, and only to clients
-    allowed the refresh_token grant (the authorize endpoint drops offline_access
-    unless the user consented to it, or the client is a trusted first-party app)."""
-    return client.check_grant_type("refresh_token") and "offline_access" in scope.split()
-
-
-def committed(create_token_response):
-    """Authlib's ``hooked`` with one commit after the after-hooks (OpenIDCode adds the
-    ID token there, OIDC Core §3.1.3.3): the rows the hooks read are still loaded, so
-    nothing is read back from the database after the commit."""
-
-    @functools.wraps(create_token_response)
-    def wrapper(grant):
-        grant.execute_hook("before_create_token_response")
-        result = create_token_response(grant)
-        grant.execute_hook("after_create_token_response", result)
-        db.session.commit()
-        return result
-
-    return wrapper
-
-
-def _audit_issued(client: OAuthClient, user, grant_type: str, row: Token, request) -> None:
-    audit.record("token.issued", actor=client.row.client_id, subject=user.sub if user else None,
-                 client=client.row.client_id, ip=_ip(request),
-                 details={"grant_type": grant_type, "jti": row.access_jti, "scope": row.scope},
-                 commit=False)
+def _kept(error: InvalidGrantError) -> InvalidGrantError:
+    """Commit a revocation before answering with ``error``: the error response rolls back."""
+    db.session.commit()
+    return error
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -88,52 +71,66 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # RFC 6749 §4.1.2: deny a second use and revoke what the first one issued.
             count = tokens.revoke_issued_from_code(row.id)
             audit.record("code.reuse_detected", outcome="failure", actor=client.row.client_id,
-                         subject=row.user.sub, client=client.row.client_id, ip=_ip(self.request),
-                         details={"tokens_revoked": count})
-            raise InvalidGrantError("The authorization code was already used.")
+                         subject=row.user.sub, client=client.row.client_id, ip=_ip(),
+                         details={"tokens_revoked": count}, commit=False)
+            raise _kept(InvalidGrantError("The authorization code was already used."))
         if codes.is_expired(row):
             raise InvalidGrantError("The authorization code expired.")
         return CodeRecord(row)
 
-    def authenticate_user(self, code: CodeRecord):
+    def authenticate_user(self, code: CodeRecord) -> Grantee:
         user = code.row.user
-        return user if user is not None and user.active else None
-
-    def save_authorization_code(self, code, request):
-        # Authlib's own /authorize is not used: codes are issued by idp.oidc.authorize.
-        raise NotImplementedError("codes are issued by idp.services.codes.issue_code")
-
-    def delete_authorization_code(self, code):
-        # A code is marked spent, never deleted, so that reuse can be detected (RFC 6749 §4.1.2).
-        raise NotImplementedError("codes are spent by claim_code, not deleted")
-
-    @committed
-    def create_token_response(self):
-        client: OAuthClient = self.request.client
-        code: CodeRecord = self.request.authorization_code
-        user = self.authenticate_user(code)
-        if user is None:
+        if user is None or not user.active:
             raise InvalidGrantError("The user of this code can no longer sign in.")
-        session = _live_session(code.row.session_id)  # held from here to the commit
+        # Held from here to the commit, and checked before the code is claimed.
+        session = _live_session(code.row.session_id)
         if session is None:  # it ended while this request ran
             raise InvalidGrantError("The sign-in session of this authorization code has ended.")
+        return Grantee(user, AuthContext(code.row.auth_time, code.row.acr,
+                                         list(code.row.amr or []), session))
+
+    def save_authorization_code(self, code: str, request) -> None:
+        """Authlib's authorize-side storage hook, for a caller of Authlib's own
+        create_authorization_response with a Grantee as grant_user. Our /authorize
+        pipeline calls the same service directly (docs/adr/0001-authlib-boundary.md)."""
+        grantee: Grantee = request.user
+        data = request.payload.data
+        codes.issue_code(request.client.row, grantee.user, grantee.auth.session,
+                         codes.CodeRequest(redirect_uri=request.payload.redirect_uri,
+                                           scope=request.scope, nonce=data.get("nonce"),
+                                           code_challenge=data.get("code_challenge"),
+                                           code_challenge_method=data.get("code_challenge_method")),
+                         commit=False, code=code)
+
+    def delete_authorization_code(self, code: CodeRecord) -> None:
+        # RFC 6749 §4.1.2: single use. The code is marked spent, not deleted, so that a
+        # second presentation is detected; the conditional UPDATE lets exactly one of
+        # concurrent redemptions through (the loser's tokens are rolled back).
         if not codes.claim_code(code.row):
-            # Another request redeemed it a moment ago: exactly one token response.
             raise InvalidGrantError("The authorization code was already used.")
-        auth = AuthContext(code.row.auth_time, code.row.acr, list(code.row.amr or []), session)
-        self.request.user = user
-        self.request.auth_context = auth
-        response, row = tokens.new_token_row(
-            client.row, user, code.row.scope, self.GRANT_TYPE, auth,
-            refresh=wants_refresh_token(client, code.row.scope), code_id=code.row.id,
-        )
-        _audit_issued(client, user, self.GRANT_TYPE, row, self.request)
-        sessions.join(session, client.row.id, commit=False)  # who to tell at back-channel logout
-        return 200, response, self.TOKEN_RESPONSE_HEADER
+
+
+class CodeVerifier(CodeChallenge):
+    """RFC 7636 §4.6 at the token endpoint. The authorize-side half (§4.4) is our
+    pipeline's check_pkce, so only the token-side hook is registered."""
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_validate_token_request", self.validate_code_verifier)
+
+
+def _id_token(client: OAuthClient, grantee: Grantee, token: dict[str, Any], *,
+              nonce: str | None = None, extra: dict[str, Any] | None = None) -> str:
+    return tokens.mint_id_token(client.row, grantee.user, grantee.auth, now=int(time.time()),
+                                nonce=nonce, access_token=token["access_token"], extra=extra)
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):
-    """Adds the ID token to the code grant's response (OIDC Core §3.1.3.3)."""
+    """Adds the ID token to the code grant's response (OIDC Core §3.1.3.3). The
+    authorize-side checks (nonce, prompt) are our pipeline's, so only the token-side
+    hook is registered."""
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
 
     def exists_nonce(self, nonce, request) -> bool:
         return False  # codes are single use; a nonce is the relying party's to check
@@ -142,77 +139,83 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         code = request.authorization_code.row
         requested = (code.claims or {}).get("id_token") or {}
         # OIDC Core §5.5: only what the granted scopes carry (the user saw those on the page).
-        extra = requested_claims(request.user, request.client.row, code.scope.split(), requested)
-        return tokens.mint_id_token(request.client.row, request.user, request.auth_context,
-                                    now=int(time.time()), nonce=code.nonce,
-                                    access_token=token["access_token"], extra=extra)
+        extra = requested_claims(request.user.user, request.client.row, code.scope.split(),
+                                 requested)
+        return _id_token(request.client, request.user, token, nonce=code.nonce, extra=extra)
+
+
+class OpenIDRefresh(oidc_grants.OpenIDToken):
+    """OIDC Core §12.2: a refreshed ID token has the same iss, sub, aud and auth_time.
+    Then, with IDP_TOKEN_REFRESH_GRACE, the whole answer is kept (Authlib runs the
+    hooks of one kind in no set order, so both steps are one hook)."""
+
+    def process_token(self, grant, response):
+        _, token, _ = response
+        if not getattr(token, "replayed", False):
+            super().process_token(grant, response)
+            if tokens.refresh_grace():
+                tokens.keep_replacement(grant.request.refresh_token.row, token)
+        return token
+
+    def encode_id_token(self, token: dict[str, Any], request) -> str:
+        return _id_token(request.client, request.user, token)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    INCLUDE_NEW_REFRESH_TOKEN = True
+    INCLUDE_NEW_REFRESH_TOKEN = True  # RFC 9700 §4.14.2: rotation
 
-    def authenticate_refresh_token(self, refresh_token: str):
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         row = tokens.find_by_refresh_token(refresh_token)
-        return TokenRecord(row, "refresh_token") if row is not None else None
-
-    def authenticate_user(self, record):
-        user = record.row.user
-        return user if user is not None and user.active else None
-
-    def revoke_old_credential(self, record):
-        # Rotation spends the old token atomically in spend_refresh_token (RFC 9700 §4.14.2).
-        raise NotImplementedError("refresh tokens are spent by spend_refresh_token")
-
-    def _reused(self, row: Token) -> tuple[int, dict, list] | None:
-        """A spent refresh token: the same answer inside the (opt-in) grace window, else
-        revoke all (IDP_TOKEN_REFRESH_GRACE, default 0: strict single use)."""
-        again = tokens.replacement_within_grace(row)
-        if again is not None:
-            return 200, again, self.TOKEN_RESPONSE_HEADER
-        # RFC 9700 §4.14.2: reuse of a rotated refresh token revokes the whole family.
-        count = tokens.revoke_family(row.family_id)
-        audit.record("refresh.reuse_detected", outcome="failure", actor=row.client.client_id,
-                     subject=row.user.sub if row.user else None, client=row.client.client_id,
-                     ip=_ip(self.request), details={"tokens_revoked": count})
-        raise InvalidGrantError("The refresh token was already used.")
-
-    @committed
-    def create_token_response(self):
-        client: OAuthClient = self.request.client
-        row: Token = self.request.refresh_token.row
+        if row is None or row.client_id != self.request.client.row.id:
+            return None
         if row.revoked_at is not None:
             raise InvalidGrantError("The refresh token was revoked.")
         if row.rotated_at is not None:
             return self._reused(row)
         if not tokens.refresh_usable(row):
             raise InvalidGrantError("The refresh token expired.")
-        user = self.authenticate_user(self.request.refresh_token)
-        if user is None:
+        return TokenRecord(row, "refresh_token")
+
+    def _reused(self, row: Token) -> TokenRecord:
+        """A spent refresh token: the same answer inside the (opt-in) grace window, else
+        revoke all (IDP_TOKEN_REFRESH_GRACE, default 0: strict single use)."""
+        again = tokens.replacement_within_grace(row)
+        if again is not None:
+            record = TokenRecord(row, "refresh_token")
+            record.replacement = again
+            return record
+        # RFC 9700 §4.14.2: reuse of a rotated refresh token revokes the whole family.
+        count = tokens.revoke_family(row.family_id)
+        audit.record("refresh.reuse_detected", outcome="failure", actor=row.client.client_id,
+                     subject=row.user.sub if row.user else None, client=row.client.client_id,
+                     ip=_ip(), details={"tokens_revoked": count}, commit=False)
+        raise _kept(InvalidGrantError("The refresh token was already used."))
+
+    def authenticate_user(self, record: TokenRecord) -> Grantee:
+        row = record.row
+        user = row.user
+        if user is None or not user.active:
             raise InvalidGrantError("The user of this refresh token can no longer sign in.")
-        if _open_session(row.session_id) is None:
+        session = _open_session(row.session_id)  # held from here to the commit
+        if session is None and getattr(record, "replacement", None) is None:
             # A token that belongs to no session would outlive every logout.
             raise InvalidGrantError("The sign-in session of this refresh token has ended.")
-        if not tokens.spend_refresh_token(row):
-            db.session.rollback()
-            db.session.refresh(row)  # a concurrent request rotated it first
-            return self._reused(row)
-        # RFC 6749 §6: a narrower scope may be asked for, never a wider one (checked by Authlib).
-        scope = self.request.payload.scope or row.scope
-        session = _open_session(row.session_id)
-        auth = AuthContext(row.auth_time, row.acr, list(row.amr or []), session)
-        response, new_row = tokens.new_token_row(
-            client.row, user, scope, self.GRANT_TYPE, auth, refresh=True, family_id=row.family_id,
-            code_id=row.code_id,
-        )
-        if "openid" in scope.split():
-            # OIDC Core §12.2: the same iss, sub, aud and auth_time as the original.
-            response["id_token"] = tokens.mint_id_token(
-                client.row, user, auth, now=int(time.time()), access_token=response["access_token"])
-        if tokens.refresh_grace():
-            tokens.keep_replacement(row, response)
-        _audit_issued(client, user, self.GRANT_TYPE, new_row, self.request)
-        return 200, response, self.TOKEN_RESPONSE_HEADER
+        return Grantee(user, AuthContext(row.auth_time, row.acr, list(row.amr or []), session))
+
+    def revoke_old_credential(self, record: TokenRecord) -> None:
+        token: Issued = self.request.issued
+        if getattr(record, "replacement", None) is not None:
+            replay(token, record.replacement)
+            return
+        # RFC 9700 §4.14.2: rotation spends the old token with a conditional UPDATE;
+        # exactly one of concurrent presentations gets through.
+        if tokens.spend_refresh_token(record.row):
+            return
+        db.session.rollback()  # drop the row just stored: it answers nobody
+        db.session.refresh(record.row)  # a concurrent request rotated it first
+        again = self._reused(record.row)
+        replay(token, again.replacement)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -227,14 +230,3 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         # Only the scopes registered for this service client (RFC 6749 §3.3).
         if not set(requested) <= set(registered):
             raise InvalidScopeError("The client is not registered for this scope.")
-
-    @committed
-    def create_token_response(self):
-        client: OAuthClient = self.request.client
-        registered = (client.row.scope or "").split()
-        scope = " ".join(self.request.payload.scope.split()) if self.request.payload.scope \
-            else " ".join(s for s in registered if s not in {"openid", "offline_access"})
-        response, row = tokens.new_token_row(client.row, None, scope, self.GRANT_TYPE,
-                                             AuthContext(), refresh=False)
-        _audit_issued(client, None, self.GRANT_TYPE, row, self.request)
-        return 200, response, self.TOKEN_RESPONSE_HEADER

@@ -6,12 +6,16 @@ from __future__ import annotations
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Flask
+from flask import request as flask_request
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Client
+from ..services import audit, sessions, tokens
+from ..services.tokens import AuthContext
 from . import client_auth
 from .adapters import OAuthClient
+from .issuance import Grantee, Issued, TokenGenerator
 
 
 class Server(AuthorizationServer):
@@ -21,8 +25,33 @@ class Server(AuthorizationServer):
         ).scalar_one_or_none()
         return OAuthClient(row) if row is not None and row.enabled else None
 
-    def save_token(self, token, request):  # the grants store their own rows
-        raise NotImplementedError("tokens are stored by idp.services.tokens")
+    def save_token(self, token: Issued, request) -> None:
+        """Store what the token generator minted: the access token's jti, the refresh
+        token's hash (never a token string), with its family and the code it came from;
+        one audit event per issuance (not committed: the token view commits)."""
+        request.issued = token  # RefreshTokenGrant.revoke_old_credential may replay it
+        old = getattr(request.refresh_token, "replacement", None) if request.refresh_token else None
+        if old is not None:
+            return  # a grace-window answer given again: nothing new to store
+        client: OAuthClient = request.client
+        grantee: Grantee | None = request.user
+        user = grantee.user if grantee is not None else None
+        auth = grantee.auth if grantee is not None else AuthContext()
+        code = request.authorization_code.row if request.authorization_code else None
+        spent = request.refresh_token.row if request.refresh_token else None
+        grant_type = request.payload.grant_type
+        row = tokens.store_token(
+            client.row, user, token, jti=token.jti, ttl=token.ttl, grant_type=grant_type,
+            auth=auth, family_id=spent.family_id if spent else None,
+            code_id=code.id if code else (spent.code_id if spent else None),
+        )
+        audit.record("token.issued", actor=client.row.client_id,
+                     subject=user.sub if user else None, client=client.row.client_id,
+                     ip=flask_request.remote_addr or "",
+                     details={"grant_type": grant_type, "jti": row.access_jti, "scope": row.scope},
+                     commit=False)
+        if code is not None and auth.session is not None:
+            sessions.join(auth.session, client.row.id, commit=False)  # told at back-channel logout
 
     def authenticate_client(self, request, methods, endpoint="token"):
         return client_auth.authenticate(request, endpoint, list(methods))
@@ -42,17 +71,17 @@ class Server(AuthorizationServer):
 
 
 def build_server(app: Flask) -> Server:
-    from authlib.oauth2.rfc7636 import CodeChallenge
-
     from .endpoints import Introspection, Revocation
-    from .grants import AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, RefreshTokenGrant
+    from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, CodeVerifier, OpenIDCode,
+                         OpenIDRefresh, RefreshTokenGrant)
 
     server = Server()
     server.init_app(app)
+    server.register_token_generator("default", TokenGenerator())  # RFC 9068 access tokens
     # RFC 7636 / RFC 9700 §2.1.1: the verifier is required whenever a challenge was sent,
     # and from public clients always (the authorize endpoint already insists on S256).
-    server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=True), OpenIDCode()])
-    server.register_grant(RefreshTokenGrant)
+    server.register_grant(AuthorizationCodeGrant, [CodeVerifier(required=True), OpenIDCode()])
+    server.register_grant(RefreshTokenGrant, [OpenIDRefresh()])
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)

@@ -27,9 +27,9 @@ class CodeRequest:
 
 
 def issue_code(client: Client, user: User, session: SsoSession, bound: CodeRequest, *,
-               commit: bool = True) -> str:
+               commit: bool = True, code: str | None = None) -> str:
     """Store a new code (its hash) and return the code itself. Commits unless told not to."""
-    code = new_secret(32)
+    code = code or new_secret(32)
     now = utcnow()
     db.session.add(AuthorizationCode(
         code_hash=hash_secret(code), client_id=client.id, user_id=user.id,

@@ -111,29 +111,39 @@ def mint_id_token(client: Client, user: User, auth: AuthContext, *, now: int,
     return keys.sign(claims, alg=signing_alg(client), typ="JWT")
 
 
-def new_token_row(client: Client, user: User | None, scope: str, grant_type: str,
-                  auth: AuthContext, *, refresh: bool, family_id: str | None = None,
-                  code_id: int | None = None) -> tuple[dict[str, Any], Token]:
-    """Mint an access token (and a refresh token when asked) and add the row (not committed)."""
-    now = int(time.time())
-    access, jti, ttl = mint_access_token(client, user, scope, auth, now)
+def store_token(client: Client, user: User | None, response: dict[str, Any], *, jti: str,
+                ttl: int, grant_type: str, auth: AuthContext, family_id: str | None = None,
+                code_id: int | None = None) -> Token:
+    """Add the row of a minted token response (not committed): the access token by its
+    ``jti``, the refresh token by its hash; never a token string."""
     issued = utcnow()
     row = Token(
         client_id=client.id, user_id=user.id if user else None,
         session_id=auth.session.id if auth.session else None, code_id=code_id,
         family_id=family_id or new_secret(16), grant_type=grant_type, access_jti=jti,
-        scope=scope, auth_time=auth.auth_time, acr=auth.acr, amr=list(auth.amr or []),
-        issued_at=issued, access_expires_at=issued + timedelta(seconds=ttl),
+        scope=response.get("scope", ""), auth_time=auth.auth_time, acr=auth.acr,
+        amr=list(auth.amr or []), issued_at=issued,
+        access_expires_at=issued + timedelta(seconds=ttl),
     )
+    if response.get("refresh_token"):
+        life = client.refresh_token_ttl or current_app.config["TOKEN_REFRESH_TTL"]
+        row.refresh_token_hash = hash_secret(response["refresh_token"])
+        row.refresh_expires_at = issued + timedelta(seconds=life)
+    db.session.add(row)
+    return row
+
+
+def new_token_row(client: Client, user: User | None, scope: str, grant_type: str,
+                  auth: AuthContext, *, refresh: bool, family_id: str | None = None,
+                  code_id: int | None = None) -> tuple[dict[str, Any], Token]:
+    """Mint and store a token response outside the token endpoint (test fixtures)."""
+    access, jti, ttl = mint_access_token(client, user, scope, auth, int(time.time()))
     response: dict[str, Any] = {"access_token": access, "token_type": "Bearer",
                                 "expires_in": ttl, "scope": scope}
     if refresh:
-        value = new_secret(32)
-        life = client.refresh_token_ttl or current_app.config["TOKEN_REFRESH_TTL"]
-        row.refresh_token_hash = hash_secret(value)
-        row.refresh_expires_at = issued + timedelta(seconds=life)
-        response["refresh_token"] = value
-    db.session.add(row)
+        response["refresh_token"] = new_secret(32)
+    row = store_token(client, user, response, jti=jti, ttl=ttl, grant_type=grant_type, auth=auth,
+                      family_id=family_id, code_id=code_id)
     return response, row
 
 
