@@ -258,10 +258,11 @@ def document() -> dict:
                     "event_type": {"type": "string"}, "outcome": {"type": "string"},
                     "actor": NULLABLE_STR, "subject": NULLABLE_STR, "client": NULLABLE_STR,
                     "ip": NULLABLE_STR, "details": {"type": "object"}}},
-                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                "Error": {"type": "object", "required": ["error", "error_description"], "properties": {
                     "error": {"type": "string", "examples": ["invalid_token", "insufficient_scope",
                                                              "not_found", "conflict", "invalid_input"]},
-                    "message": {"type": "string"},
+                    "error_description": {"type": "string",
+                                          "description": "A sentence for the person reading it."},
                     "fields": {"type": "object", "additionalProperties": {"type": "string"},
                                "description": "Field name → message (422 only)."}}},
             },

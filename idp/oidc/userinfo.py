@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..responses import challenge, json_error, no_store
 from ..services import tokens
 from ..services.claims import user_claims
 
@@ -12,16 +13,14 @@ bp = Blueprint("oidc_userinfo", __name__)
 
 def _challenge(status: int, error: str | None, description: str | None) -> Response:
     """RFC 6750 §3: the WWW-Authenticate challenge, with error only when a token was sent."""
-    parts = ['Bearer realm="idp"']
-    if error:
-        parts.append(f'error="{error}"')
-    if description:
-        parts.append(f'error_description="{description}"')
-    response = jsonify({k: v for k, v in {"error": error, "error_description": description}.items() if v})
-    response.status_code = status
-    response.headers["WWW-Authenticate"] = ", ".join(parts)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    header = challenge(realm="idp", error=error, error_description=description)
+    if error is None:
+        # No token, no error code in the challenge or the body (RFC 6750 §3.1).
+        response = no_store(jsonify({}))
+        response.status_code = status
+        response.headers["WWW-Authenticate"] = header
+        return response
+    return json_error(error, description or "", status, www_authenticate=header)
 
 
 def _bearer() -> tuple[str | None, Response | None]:
@@ -57,9 +56,7 @@ def userinfo():
     if not row.user.active:
         return _challenge(401, "invalid_token", "The user of this access token is disabled.")
     requested = _requested_claims(row)
-    response = jsonify(user_claims(row.user, row.client, scopes, requested))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(jsonify(user_claims(row.user, row.client, scopes, requested)))
 
 
 def _requested_claims(row) -> dict:

@@ -14,7 +14,7 @@ def test_no_token_is_401_with_a_bearer_challenge(client, automation_client):
     response = client.get("/api/admin/clients")
     assert response.status_code == 401
     assert response.get_json() == {"error": "invalid_token",
-                                    "message": "Cần có access token (Authorization: Bearer)."}
+                                    "error_description": "Cần có access token (Authorization: Bearer)."}
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
@@ -99,7 +99,7 @@ def test_client_validation_errors_are_422_with_fields(api):
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "invalid_input" and set(body["fields"]) == {"client_name", "redirect_uris"}
-    assert "message" in body
+    assert "error_description" in body
 
 
 @pytest.mark.parametrize("path,body,field", [
@@ -202,7 +202,7 @@ def test_openapi_document(client):
             "/users/{username}", "/users/{username}/unlock", "/users/{username}/reset-mfa",
             "/users/{username}/end-sessions", "/users/{username}/disable",
             "/departments", "/registration-tokens", "/audit"} <= set(doc["paths"])
-    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "message"]
+    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "error_description"]
     assert doc["paths"]["/clients"]["post"]["security"] == [{"bearer": ["admin.clients"]}]
     assert doc["components"]["securitySchemes"]["bearer"]["flows"]["clientCredentials"]["tokenUrl"] \
         == "http://127.0.0.1:5000/token"

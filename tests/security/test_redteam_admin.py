@@ -182,7 +182,7 @@ def _api(client, token: str, method: str, path: str, **kwargs):
 
 def _assert_insufficient_scope(response, message: str = REFUSAL_VI) -> None:
     assert response.status_code == 403
-    assert response.get_json() == {"error": "insufficient_scope", "message": message}
+    assert response.get_json() == {"error": "insufficient_scope", "error_description": message}
     assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -326,7 +326,7 @@ def test_a_bad_bearer_at_the_admin_api_is_audited_without_the_token(client, mint
     response = client.delete("/api/admin/clients/docs", environ_base={"REMOTE_ADDR": ATTACKER_IP},
                              headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
-    assert response.get_json() == {"error": "invalid_token", "message": description}
+    assert response.get_json() == {"error": "invalid_token", "error_description": description}
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     [event] = _refused_tokens("admin_api.token_refused")
     assert (event.outcome, event.ip, event.client) == ("failure", ATTACKER_IP, client_id)
@@ -342,7 +342,7 @@ def test_a_token_lacking_the_scope_is_audited_and_answered_403(client, client_cr
                           headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.get_json() == {"error": "insufficient_scope",
-                                   "message": "Access token không có phạm vi admin.staff."}
+                                   "error_description": "Access token không có phạm vi admin.staff."}
     assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
     [event] = _refused_tokens("admin_api.token_refused")
     assert (event.outcome, event.ip, event.client) == ("failure", ATTACKER_IP, "automation")

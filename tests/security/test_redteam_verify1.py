@@ -42,7 +42,7 @@ def _api(client, token: str, method: str, path: str, **kwargs):
 
 def _assert_insufficient_scope(response, message: str) -> None:
     assert response.status_code == 403, response.get_data(as_text=True)
-    assert response.get_json() == {"error": "insufficient_scope", "message": message}
+    assert response.get_json() == {"error": "insufficient_scope", "error_description": message}
     assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
     assert response.headers["Cache-Control"] == "no-store"
 
