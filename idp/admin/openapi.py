@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app, jsonify
 
+from ..urls import external_url
 from . import api
 
 URIS = {"type": "array", "items": {"type": "string", "format": "uri"}}
@@ -246,7 +247,7 @@ def document() -> dict:
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": f"{issuer}/token",
+                "tokenUrl": external_url("oidc_token.token"),
                 "scopes": {"admin.clients": "Client applications and registration tokens",
                            "admin.staff": "Staff and departments",
                            "admin.audit": "Read the audit log"}}}}},

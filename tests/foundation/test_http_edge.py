@@ -137,3 +137,23 @@ def test_authlib_errors_carry_a_description(client, path):
     body = response.get_json()
     assert body["error"] == "invalid_client"
     assert body["error_description"] == "Client authentication failed."
+
+
+# --- URLs from the router, under the issuer -------------------------------------------------
+
+
+def test_discovery_urls_come_from_the_router_under_the_issuer(config):
+    from idp import create_app
+
+    app = create_app({**config, "ISSUER": "https://idp.example/sso"})
+    with app.app_context():
+        from idp.oidc.discovery import metadata
+        from idp.urls import external_url
+
+        data = metadata()
+        assert external_url("registration.read", client_id="a b") == (
+            "https://idp.example/sso/register/a%20b")
+    assert data["token_endpoint"] == "https://idp.example/sso/token"
+    assert data["authorization_endpoint"] == "https://idp.example/sso/authorize"
+    assert data["jwks_uri"] == "https://idp.example/sso/jwks"
+    assert data["end_session_endpoint"] == "https://idp.example/sso/end_session"
