@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+
+from .responses import json_error, no_store
 
 log = logging.getLogger("idp.errors")
 
@@ -99,13 +101,11 @@ def wants_json() -> bool:
 
 
 def error_response(code: str, description: str, status: int) -> Response:
+    """The one error answer: JSON for programs, the error page for browsers."""
     if wants_json():
-        response = jsonify(error=code, error_description=description)
-        response.status_code = status
-    else:
-        page = render_template("error.html", code=code, description=description, status=status)
-        response = Response(page, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
+        return json_error(code, description, status)
+    page = render_template("error.html", code=code, description=description, status=status)
+    response = no_store(Response(page, status=status, mimetype="text/html"))
     if status == 503:
         response.headers["Retry-After"] = "5"
     return response

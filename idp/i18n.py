@@ -1,15 +1,13 @@
 """Languages: Vietnamese by default, English on choice.
 
 Each area of the provider may keep its own catalogue (``idp/<area>/translations``)
-so that areas are translated independently; all are merged into one domain.
-Catalogues are compiled from the ``.po`` sources when the app starts.
+so that areas are translated independently; all are merged into one domain. The
+``.mo`` files are compiled when the package is built or set up (:mod:`idp.catalogs`),
+never when the app starts.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, has_request_context, request, session, url_for
@@ -18,9 +16,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
 from .config import LOCALES
-
-PACKAGE = Path(__file__).resolve().parent
-log = logging.getLogger("idp.i18n")
 
 
 def select_locale() -> str:
@@ -48,33 +43,9 @@ def _ui_locales() -> str | None:
 
 
 def translation_directories() -> list[str]:
-    return sorted(str(p) for p in PACKAGE.glob("**/translations") if p.is_dir())
+    from .catalogs import directories
 
-
-def compile_catalogs() -> int:
-    """Compile every .po newer than its .mo. Returns how many were compiled."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    count = 0
-    for directory in translation_directories():
-        for po_path in Path(directory).glob("*/LC_MESSAGES/*.po"):
-            mo_path = po_path.with_suffix(".mo")
-            if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-                continue
-            with po_path.open("rb") as handle:
-                catalog = read_po(handle)
-            # Each process its own temporary file: the workers of every node start at once.
-            tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")
-            try:
-                with tmp.open("wb") as handle:
-                    write_mo(handle, catalog)
-                tmp.replace(mo_path)
-            except OSError as exc:  # a read-only install ships compiled catalogues
-                log.warning("cannot compile %s: %s", po_path, exc)
-                continue
-            count += 1
-    return count
+    return [str(p) for p in directories()]
 
 
 def lang_url(code: str) -> str:
@@ -100,8 +71,6 @@ def lang_url(code: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    compile_catalogs()
-
     @app.before_request
     def _remember_choice() -> None:
         # Flask-Babel caches the locale on ``g``; when an app context outlives one request

@@ -38,12 +38,13 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import unquote_plus
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import MemoryStorage
 from werkzeug.exceptions import HTTPException
 
+from .responses import json_error
 from .services.throttle import TooManyAttempts
 
 EXTENSION = "idp.ratelimits"
@@ -129,11 +130,8 @@ def _assertion_issuer(assertion: str) -> str:
 
 def oauth_json(error: RateLimited) -> Response:
     """RFC 6749 §5.2 shape. error_description must be ASCII there, so it is not translated."""
-    response = jsonify(error=error.code, error_description=(
-        f"Too many requests. Retry after {error.retry_after} seconds."))
-    response.status_code = error.status
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_error(error.code, f"Too many requests. Retry after {error.retry_after} seconds.",
+                      error.status)
 
 
 def login_page(error: RateLimited) -> Response:

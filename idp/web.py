@@ -1,21 +1,18 @@
-"""Cross-cutting HTTP behaviour: security headers, request ids, proxies."""
+"""Cross-cutting HTTP behaviour: security headers, request ids, proxies.
+
+The headers themselves are built in :mod:`idp.responses`."""
 
 from __future__ import annotations
 
 import json
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, has_app_context, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
-
+from .responses import csp
 
 DEFAULT_JSON_DEPTH = 16
 
@@ -55,23 +52,6 @@ class JSONProvider(DefaultJSONProvider):
         return load_json(s, **kwargs)
 
 
-def origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def allow_form_action(response: Response, *uris: str | None) -> Response:
-    """Let this page's forms reach these URIs' origins.
-
-    Browsers apply ``form-action`` to the redirects that follow a form's submission
-    too, so a page whose form ends in a redirect to a client (sign-in, consent,
-    logout confirmation) must name the client's origin.
-    """
-    origins = " ".join(dict.fromkeys(origin(u) for u in uris if u))
-    response.headers["Content-Security-Policy"] = CSP.format(form_action=origins)
-    return response
-
-
 def init_app(app: Flask) -> None:
     app.json = JSONProvider(app)
     hops = app.config["TRUSTED_PROXIES"]
@@ -105,7 +85,7 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         # RFC 9700 §4.16 / ASVS 14.4.7: no provider page may be framed by another site.
         # Pages that must post to a client (form_post) widen form-action themselves.
-        headers.setdefault("Content-Security-Policy", CSP.format(form_action=""))
+        headers.setdefault("Content-Security-Policy", csp())
         headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure or app.config["ISSUER"].startswith("https://"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -12,6 +12,7 @@ from ..errors import AuthenticationFailed, DomainError, InvalidInput
 from ..services import account, authn, mfa
 from ..services.crypto import decrypt, encrypt
 from ..services.throttle import TooManyAttempts
+from ..responses import no_store
 from ..sso import clear_session_cookie, current_session
 from . import bp
 
@@ -37,7 +38,7 @@ def _page(template: str, status: int = 200, error: DomainError | str | None = No
     message = str(error.description) if isinstance(error, DomainError) else error
     response = make_response(render_template(
         template, error=message, user=g.user, current=g.account_session, **context), status)
-    response.headers["Cache-Control"] = "no-store"
+    no_store(response)
     if isinstance(error, TooManyAttempts):
         response.headers["Retry-After"] = str(error.retry_after)
     return response

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Callable
-from urllib.parse import urlencode
 
-from flask import g, redirect, request
+from flask import g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from ..errors import Forbidden
@@ -40,7 +39,7 @@ def _login_redirect(step_up: bool):
     query = {"next": here}
     if step_up:
         query["mfa"] = "1"
-    return redirect(f"/login?{urlencode(query)}")
+    return redirect(url_for("auth.login", **query))
 
 
 def require_roles(*roles: str) -> Callable:

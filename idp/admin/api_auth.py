@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import DomainError
 from ..extensions import db
 from ..oidc.protector import Refusal, ScopeMissing, answer, protector
+from ..responses import challenge, json_error, no_store
 from ..services import admin_audit, admin_clients, admin_users, tokens
 from ..services.admin_audit import Actor
 from ..services.admin_fields import FieldErrors
@@ -24,17 +25,13 @@ STATUS_CODES = {400: "invalid_request", 401: "invalid_token", 403: "insufficient
                 413: "request_too_large", 415: "unsupported_media_type", 422: "invalid_input"}
 
 
-def error(status: int, message: str, code: str | None = None, **extra: Any):
-    body = {"error": code or STATUS_CODES.get(status, "server_error"), "message": message, **extra}
-    response = jsonify(body)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    if status == 401:
-        # RFC 6750 §3: a 401 names the scheme and the error.
-        response.headers["WWW-Authenticate"] = f'Bearer error="{body["error"]}"'
-    elif status == 403 and body["error"] == "insufficient_scope":
-        response.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
-    return response
+def error(status: int, description: str, code: str | None = None, **extra: Any):
+    """The one JSON error shape; ``extra`` holds per-field details (``fields``)."""
+    code = code or STATUS_CODES.get(status, "server_error")
+    # RFC 6750 §3: a 401 names the scheme and the error; so does a too-narrow token.
+    wants_challenge = status == 401 or (status == 403 and code == "insufficient_scope")
+    return json_error(code, description, status,
+                      www_authenticate=challenge(error=code) if wants_challenge else None, **extra)
 
 
 @api.errorhandler(DomainError)
@@ -118,9 +115,7 @@ def created(result: dict[str, Any], location: str | None = None, *, secret: bool
     response.status_code = 201
     if location:
         response.headers["Location"] = location
-    if secret:
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response) if secret else response
 
 
 def actor() -> Actor:

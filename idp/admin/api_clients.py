@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, url_for
 
 from ..extensions import db
+from ..responses import no_store
 from ..services import admin_clients, admin_departments, clients, registration
 from ..services.admin_fields import FieldErrors
 from . import api, api_schema, openapi
@@ -68,9 +69,7 @@ def rotate_secret(client_id: str):
     if not isinstance(grace, int) or isinstance(grace, bool):
         raise FieldErrors({"grace_seconds": "Expected a whole number of seconds."})
     secret = admin_clients.rotate_secret(client, grace, actor())
-    response = jsonify(client_id=client.client_id, client_secret=secret, grace_seconds=grace)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(jsonify(client_id=client.client_id, client_secret=secret, grace_seconds=grace))
 
 
 @api.post("/registration-tokens")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request, url_for
 
 from ..extensions import db
+from ..responses import no_store
 from ..services import admin_audit, admin_users
 from ..services.admin_fields import FieldErrors
 from . import api, api_schema, openapi
@@ -116,10 +117,8 @@ def reset_mfa(username: str):
 @api.post("/users/<username>/reset-password")
 @require_scope("admin.staff")
 def reset_password(username: str):
-    response = _action(username, lambda u: {
-        "temporary_password": admin_users.reset_password(u, actor())})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(_action(username, lambda u: {
+        "temporary_password": admin_users.reset_password(u, actor())}))
 
 
 @api.post("/users/<username>/end-sessions")

@@ -6,15 +6,14 @@ from typing import Any
 
 from flask import Response, make_response, render_template, request
 
+from ..responses import no_store
 from . import access
 
 
 def render(template: str, status: int = 200, **context: Any) -> Response:
     """A console page; never cached, since pages may show secrets once."""
-    response = make_response(render_template(
-        template, nav=access.sections(), has_role=access.has_role, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(make_response(render_template(
+        template, nav=access.sections(), has_role=access.has_role, **context), status))
 
 
 def page_arg() -> int:

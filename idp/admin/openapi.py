@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app, jsonify
 
+from ..urls import external_url
 from . import api
 
 URIS = {"type": "array", "items": {"type": "string", "format": "uri"}}
@@ -246,7 +247,7 @@ def document() -> dict:
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": f"{issuer}/token",
+                "tokenUrl": external_url("oidc_token.token"),
                 "scopes": {"admin.clients": "Client applications and registration tokens",
                            "admin.staff": "Staff and departments",
                            "admin.audit": "Read the audit log"}}}}},
@@ -258,10 +259,11 @@ def document() -> dict:
                     "event_type": {"type": "string"}, "outcome": {"type": "string"},
                     "actor": NULLABLE_STR, "subject": NULLABLE_STR, "client": NULLABLE_STR,
                     "ip": NULLABLE_STR, "details": {"type": "object"}}},
-                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                "Error": {"type": "object", "required": ["error", "error_description"], "properties": {
                     "error": {"type": "string", "examples": ["invalid_token", "insufficient_scope",
                                                              "not_found", "conflict", "invalid_input"]},
-                    "message": {"type": "string"},
+                    "error_description": {"type": "string",
+                                          "description": "A sentence for the person reading it."},
                     "fields": {"type": "object", "additionalProperties": {"type": "string"},
                                "description": "Field name → message (422 only)."}}},
             },

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask import Response, request, stream_with_context
 
 from ..models import utcnow
+from ..responses import no_store
 from ..services import admin_audit, dashboard
 from . import bp, charts
 from .access import AUDIT, DASHBOARD, require_roles
@@ -77,6 +78,5 @@ def audit_export(fmt: str):
 
         raise NotFound()
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    return Response(stream_with_context(body), mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename=audit-{stamp}.{fmt}",
-        "Cache-Control": "no-store"})
+    return no_store(Response(stream_with_context(body), mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename=audit-{stamp}.{fmt}"}))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from ..errors import Forbidden
 from ..extensions import db
 from ..services import admin_departments, registration
 from ..services.admin_fields import FieldErrors
+from ..urls import external_url
 from . import access, bp
 from .access import CLIENTS, DEPARTMENTS_READ, DEPARTMENTS_WRITE, require_roles
 from .helpers import form_dict, render
@@ -86,7 +87,7 @@ def tokens():
             errors, status = {"ttl_hours" if k == "ttl" else k: v for k, v in error.errors.items()}, 422
     return render("admin/tokens.html", status=status, tokens=registration.list_initial_tokens(),
                   values=values, errors=errors, issued=issued,
-                  register_url=f"{current_app.config['ISSUER']}/register")
+                  register_url=external_url("registration.register"))
 
 
 @bp.post("/registration-tokens/<int:token_id>/revoke")

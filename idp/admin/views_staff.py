@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from ..errors import Forbidden
 from ..extensions import db
+from ..responses import no_store
 from ..models import GLOBAL_ROLES, SsoSession, utcnow
 from ..services import admin_departments, admin_users, csv_import
 from ..services.admin_fields import FieldErrors
@@ -157,7 +158,6 @@ def staff_import():
     if not created:
         return render("admin/staff/import.html", status=422, parsed=parsed, dry_run=False)
     if request.form.get("output") == "csv":
-        return Response(csv_import.passwords_csv(created), mimetype="text/csv", headers={
-            "Content-Disposition": "attachment; filename=temporary-passwords.csv",
-            "Cache-Control": "no-store"})
+        return no_store(Response(csv_import.passwords_csv(created), mimetype="text/csv", headers={
+            "Content-Disposition": "attachment; filename=temporary-passwords.csv"}))
     return render("admin/staff/imported.html", created=created)

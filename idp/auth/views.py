@@ -16,7 +16,7 @@ from ..services.crypto import decrypt, encrypt
 from ..services.throttle import TooManyAttempts
 from ..oidc.authorize.respond import redirect_uri_of
 from ..sso import current_session
-from ..web import allow_form_action
+from ..responses import allow_form_action, no_store
 from . import bp, flow
 
 ENROL_KEY = "authn_enrol"  # the secret being enrolled, encrypted, until confirmed
@@ -25,8 +25,7 @@ ENROL_KEY = "authn_enrol"  # the secret being enrolled, encrypted, until confirm
 def _page(template: str, status: int = 200, error: DomainError | str | None = None,
           **context) -> Response:
     message = str(error.description) if isinstance(error, DomainError) else error
-    response = make_response(render_template(template, error=message, **context), status)
-    response.headers["Cache-Control"] = "no-store"
+    response = no_store(make_response(render_template(template, error=message, **context), status))
     # The sign-in ends in a redirect to the client that asked: let the form reach it.
     state = flow.pending()
     next_url = request.args.get("next") or (state[0].get("next") if state else None)

@@ -27,6 +27,7 @@ from .. import web
 from ..extensions import db
 from ..models import Client, UsedJti, utcnow
 from ..services import outbound, throttle
+from ..urls import external_url
 
 log = logging.getLogger("idp.oidc")
 
@@ -171,7 +172,7 @@ def _check_claims(client: Client, claims: dict) -> datetime:
         raise _invalid("The client assertion's iss and sub must be the client_id.")
     audience = claims.get("aud")
     audience = audience if isinstance(audience, list) else [audience]
-    if not {f"{cfg['ISSUER']}/token", cfg["ISSUER"]} & set(audience):
+    if not {external_url("oidc_token.token"), cfg["ISSUER"]} & set(audience):
         raise _invalid("The client assertion's aud must be the token endpoint.")
     exp, now = claims.get("exp"), time.time()
     if not _finite(exp):

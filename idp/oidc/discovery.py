@@ -14,6 +14,7 @@ from ..models import AUTH_METHODS
 from ..services import keys
 from ..services.claims import CLAIMS, SCOPES
 from ..sso import ACR_VALUES
+from ..urls import external_url
 from .assertions import ALGORITHMS
 
 bp = Blueprint("discovery", __name__)
@@ -24,13 +25,13 @@ def metadata() -> dict:
     confidential = [m for m in AUTH_METHODS if m != "none"]
     data = {
         "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "userinfo_endpoint": f"{issuer}/userinfo",
-        "jwks_uri": f"{issuer}/jwks",
-        "revocation_endpoint": f"{issuer}/revoke",
-        "introspection_endpoint": f"{issuer}/introspect",
-        "end_session_endpoint": f"{issuer}/end_session",
+        "authorization_endpoint": external_url("oidc_authorize.authorize"),
+        "token_endpoint": external_url("oidc_token.token"),
+        "userinfo_endpoint": external_url("oidc_userinfo.userinfo"),
+        "jwks_uri": external_url("discovery.jwks"),
+        "revocation_endpoint": external_url("oidc_token.revoke"),
+        "introspection_endpoint": external_url("oidc_token.introspect"),
+        "end_session_endpoint": external_url("logout.end_session"),
         "scopes_supported": list(SCOPES),
         # RFC 9700 §2.1.2: the code flow only.
         "response_types_supported": ["code"],
@@ -63,7 +64,7 @@ def metadata() -> dict:
         "frontchannel_logout_session_supported": True,
     }
     if "registration" in current_app.blueprints:  # RFC 7591 §3, when registration is on
-        data["registration_endpoint"] = f"{issuer}/register"
+        data["registration_endpoint"] = external_url("registration.register")
     return data
 
 

@@ -16,7 +16,7 @@ from flask import (Blueprint, Response, current_app, make_response, redirect,
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import web
+from ..responses import allow_form_action, csp, no_store
 from ..errors import InvalidInput
 from ..extensions import csrf, db
 from ..models import Client, SsoSession
@@ -164,9 +164,7 @@ def _signed_out(req: LogoutRequest, frames: list[str]) -> Response:
     if frames:
         # Front-Channel Logout 1.0 §3: the page frames the clients' logout URIs; allow
         # exactly their origins and nothing else.
-        response.headers["Content-Security-Policy"] = (
-            web.CSP.format(form_action="") + "; frame-src " + " ".join(_origins(frames))
-        )
+        response.headers["Content-Security-Policy"] = csp(frame_src=_origins(frames))
     return response
 
 
@@ -176,8 +174,7 @@ def _finish(req: LogoutRequest, frames: list[str]) -> Response:
     else:
         response = _signed_out(req, frames)
     clear_session_cookie(response)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response)
 
 
 def _forget_browser_state() -> None:
@@ -212,15 +209,11 @@ def end_session() -> Response:
     if request.method == "POST" and "confirm" in request.form:
         csrf.protect()
         if request.form["confirm"] != "yes":
-            response = make_response(render_template("logout/still_signed_in.html", req=req))
-            response.headers["Cache-Control"] = "no-store"
-            return response
+            return no_store(make_response(render_template("logout/still_signed_in.html", req=req)))
         return _logout(req, sso)
     if sso is not None and needs_confirmation(req, sso):
         response = make_response(render_template("logout/confirm.html", req=req, sso=sso))
-        response.headers["Cache-Control"] = "no-store"
         # The confirmed form ends in a redirect to the client's post-logout URI.
-        web.allow_form_action(response, req.redirect_to)
-        return response
+        return no_store(allow_form_action(response, req.redirect_to))
     return _logout(req, sso)
 

@@ -10,7 +10,6 @@ error_description}``, no-store).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ from flask import Response, g
 from flask_babel import gettext as _
 
 from ..models import Client, Token
+from ..responses import json_error
 from ..services import registration, tokens
 
 REALM = "idp"
@@ -156,7 +156,7 @@ def answer(error: OAuth2Error) -> Response:
         # error shape of the project.
         body = {"error": InvalidTokenError.error,
                 "error_description": _("An access token is required (Authorization: Bearer).")}
-        challenge = f'Bearer realm="{REALM}"'
+        header = f'Bearer realm="{REALM}"'
         status = 401
     else:
         description = str(error.get_error_description() or "")
@@ -165,12 +165,10 @@ def answer(error: OAuth2Error) -> Response:
                  f'error_description="{_challenge_text(error, description)}"']
         if isinstance(error, ScopeMissing) and error.scope:
             parts.append(f'scope="{_quoted(error.scope)}"')
-        challenge = "Bearer " + ", ".join(parts)
+        header = "Bearer " + ", ".join(parts)
         status = {"invalid_request": 400, "insufficient_scope": 403}.get(error.error, 401)
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
-    response.headers["WWW-Authenticate"] = challenge
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_error(body["error"], body["error_description"], status,
+                      www_authenticate=header)
 
 
 def _challenge_text(error: OAuth2Error, description: str) -> str:

@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from ..errors import DomainError
 from ..extensions import csrf, db
 from ..models import Client
+from ..responses import challenge, json_error, no_store
 from ..services import admin_audit, registration
 from .protector import Refusal, protector
 
@@ -19,13 +20,9 @@ csrf.exempt(bp)
 
 
 def _error(code: str, description: str, status: int):
-    response = jsonify(error=code, error_description=description)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    if status == 401:
-        # RFC 6750 §3.1: a missing or bad bearer token is answered with its challenge.
-        response.headers["WWW-Authenticate"] = f'Bearer error="{code}"'
-    return response
+    # RFC 6750 §3.1: a missing or bad bearer token is answered with its challenge.
+    return json_error(code, description, status,
+                      www_authenticate=challenge(error=code) if status == 401 else None)
 
 
 @bp.errorhandler(DomainError)
@@ -66,9 +63,7 @@ def _json(body: dict, status: int = 200):
     response = jsonify(body)
     response.status_code = status
     # RFC 7591 §3.2.1: responses carry credentials and must not be cached.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
+    return no_store(response)
 
 
 @bp.post("/register")

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Client
 from ..services import audit, sessions, tokens
 from ..services.tokens import AuthContext
+from ..responses import describe, no_store
 from . import client_auth
 from .adapters import OAuthClient
 from .issuance import Grantee, Issued, TokenGenerator
@@ -59,14 +60,14 @@ class Server(AuthorizationServer):
     def handle_response(self, status_code, payload, headers):
         response = super().handle_response(status_code, payload, headers)
         # RFC 6749 §5.1: token responses (and their errors) must not be cached.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
+        no_store(response)
         if isinstance(payload, dict) or status_code >= 400:
             response.headers["Content-Type"] = "application/json"
         return response
 
     def handle_error_response(self, request, error: OAuth2Error):
         db.session.rollback()  # nothing half-done survives an error
+        error.description = describe(error.error, error.description)  # {error, error_description}
         return super().handle_error_response(request, error)
 
 

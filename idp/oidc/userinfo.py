@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from ..responses import no_store
 from ..services.claims import user_claims
 from .protector import Refusal, ScopeMissing, answer, invalid_token, protector
 
@@ -24,9 +25,7 @@ def userinfo():
         return answer(invalid_token("The user of this access token is disabled."))
     scopes = row.scope.split()
     requested = _requested_claims(row)
-    response = jsonify(user_claims(row.user, row.client, scopes, requested))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(jsonify(user_claims(row.user, row.client, scopes, requested)))
 
 
 def _requested_claims(row) -> dict:

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
+from ..responses import json_error, no_store
 from ..services import metrics
 from .logs import configure_logging, log_request
 
@@ -23,15 +24,10 @@ bp = Blueprint("ops", __name__)
 log = logging.getLogger("idp.ops")
 
 
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.get("/healthz")
 def healthz() -> Response:
     """Liveness: the process answers. Touches nothing else, so it stays cheap."""
-    return _no_store(jsonify(status="ok"))
+    return no_store(jsonify(status="ok"))
 
 
 def _check_database() -> str | None:
@@ -63,11 +59,10 @@ def readyz() -> Response:
     """Readiness: the database answers SELECT 1 and an active signing key loads."""
     reasons = [r for r in (_check_database(), _check_signing_key()) if r]
     if reasons:
-        response = jsonify(status="unavailable", reasons=reasons)
-        response.status_code = 503
-        response.headers["Retry-After"] = "5"
-        return _no_store(response)
-    return _no_store(jsonify(status="ready"))
+        # The one error shape, plus the probe's own fields (json_error adds Retry-After).
+        return json_error("temporarily_unavailable", "The provider is not ready: " +
+                          "; ".join(reasons) + ".", 503, status="unavailable", reasons=reasons)
+    return no_store(jsonify(status="ready"))
 
 
 def _metrics_allowed(address: str | None) -> bool:
@@ -86,12 +81,9 @@ def _metrics_allowed(address: str | None) -> bool:
 def metrics_view() -> Response:
     """Prometheus text exposition, for the networks in IDP_METRICS_ALLOW only."""
     if not _metrics_allowed(request.remote_addr):
-        response = jsonify(error="forbidden",
-                           error_description="Metrics are not available from this address.")
-        response.status_code = 403
-        return _no_store(response)
+        return json_error("forbidden", "Metrics are not available from this address.", 403)
     body = metrics.exposition(current_app.config["SESSION_IDLE_TIMEOUT"])
-    return _no_store(Response(body, mimetype=None, content_type=metrics.CONTENT_TYPE))
+    return no_store(Response(body, mimetype=None, content_type=metrics.CONTENT_TYPE))
 
 
 def _start_timer() -> None:

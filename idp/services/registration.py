@@ -202,7 +202,7 @@ def register(meta: dict[str, Any], initial_token: str, ip: str | None = None) ->
 
 def response_body(client: Client) -> dict[str, Any]:
     """RFC 7591 §3.2.1 / RFC 7592 §3: the client's registered metadata."""
-    from flask import current_app
+    from ..urls import external_url
 
     body = {
         "client_id": client.client_id, "client_name": client.name,
@@ -211,7 +211,7 @@ def response_body(client: Client) -> dict[str, Any]:
         "redirect_uris": client.redirect_uris, "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "grant_types": client.grant_types, "response_types": client.response_types,
         "scope": client.scope, "id_token_signed_response_alg": client.id_token_signed_response_alg,
-        "registration_client_uri": f"{current_app.config['ISSUER']}/register/{client.client_id}",
+        "registration_client_uri": external_url("registration.read", client_id=client.client_id),
         "pkce_required": client.pkce_required is not False,
     }
     for key, value in (("logo_uri", client.logo_uri), ("backchannel_logout_uri", client.backchannel_logout_uri),

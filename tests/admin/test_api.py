@@ -103,7 +103,7 @@ def test_client_validation_errors_are_422_with_fields(api):
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "invalid_input" and set(body["fields"]) == {"client_name", "redirect_uris"}
-    assert "message" in body
+    assert "error_description" in body
 
 
 @pytest.mark.parametrize("path,body,field", [
@@ -206,7 +206,7 @@ def test_openapi_document(client):
             "/users/{username}", "/users/{username}/unlock", "/users/{username}/reset-mfa",
             "/users/{username}/end-sessions", "/users/{username}/disable",
             "/departments", "/registration-tokens", "/audit"} <= set(doc["paths"])
-    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "message"]
+    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "error_description"]
     assert doc["paths"]["/clients"]["post"]["security"] == [{"bearer": ["admin.clients"]}]
     assert doc["components"]["securitySchemes"]["bearer"]["flows"]["clientCredentials"]["tokenUrl"] \
         == "http://127.0.0.1:5000/token"

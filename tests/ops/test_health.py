@@ -52,6 +52,8 @@ def test_readyz_is_unavailable_without_an_active_signing_key(app, client):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json() == {
+        "error": "temporarily_unavailable",
+        "error_description": "The provider is not ready: no active RS256 signing key can be loaded.",
         "status": "unavailable", "reasons": ["no active RS256 signing key can be loaded"],
     }
 

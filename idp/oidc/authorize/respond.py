@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Response, current_app, redirect, render_template, url_for
 
 from ...errors import error_response
-from ...web import allow_form_action
+from ...responses import allow_form_action, no_store
 from .checks import PageError
 from .request import AuthRequest, from_ticket, make_ticket
 
@@ -30,12 +30,6 @@ def redirect_uri_of(next_url: str | None) -> str | None:
     ticket = dict(parse_qsl(parts.query)).get("ticket")
     req = from_ticket(ticket) if ticket else None
     return req.get("redirect_uri") if req else None
-
-
-def no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
 
 
 def to_client(req: AuthRequest, params: list[tuple[str, str]]) -> Response:

@@ -1,1 +1,0 @@
-"""Single logout. This package holds the logout pages' translation catalogue."""
