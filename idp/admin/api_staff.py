@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from ..extensions import db
 from ..services import admin_audit, admin_users
 from ..services.admin_fields import FieldErrors
 from . import api, api_schema, openapi
@@ -65,7 +64,6 @@ def update_user(username: str):
     admin_users.update(user, merged, actor())
     if roles is not None:
         admin_users.set_roles(user, *roles, actor())
-    db.session.commit()
     return jsonify(admin_users.as_dict(user))
 
 
@@ -85,7 +83,6 @@ def _client_role_ids(names: list[str]) -> list[int]:
 def _action(username: str, run) -> dict:
     user = admin_users.by_username(username)
     extra = run(user) or {}
-    db.session.commit()
     return jsonify(dict(admin_users.as_dict(user), **extra))
 
 

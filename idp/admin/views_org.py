@@ -35,7 +35,6 @@ def departments():
         values = form_dict()
         try:
             unit = admin_departments.create(values, access.actor())
-            db.session.commit()
             flash(_("The unit %(name)s was created.", name=unit.name), "success")
             return redirect(url_for("admin.departments"))
         except FieldErrors as error:
@@ -55,7 +54,6 @@ def department_edit(code: str):
         values = form_dict()
         try:
             admin_departments.update(unit, values, access.actor())
-            db.session.commit()
             flash(_("The unit was saved."), "success")
             return redirect(url_for("admin.departments"))
         except FieldErrors as error:
@@ -79,7 +77,6 @@ def tokens():
         try:
             row, issued = registration.issue_initial_token(
                 values.get("description", ""), hours * 3600, access.actor(), access.admin())
-            db.session.commit()
             status = 201
         except FieldErrors as error:
             db.session.rollback()
@@ -93,6 +90,5 @@ def tokens():
 @require_roles(*CLIENTS)
 def token_revoke(token_id: int):
     registration.revoke_initial_token(token_id, access.actor())
-    db.session.commit()
     flash(_("The token was revoked."), "success")
     return redirect(url_for("admin.tokens"))

@@ -203,7 +203,6 @@ def _remember_jti(client: Client, jti: str, expires_at: datetime) -> None:
             db.session.add(UsedJti(client_id=client.id, jti=jti[:255], expires_at=expires_at))
     except IntegrityError:
         raise _invalid("The client assertion was already used.") from None
-    db.session.commit()
 
 
 def verify(client: Client, assertion: str) -> None:

@@ -13,7 +13,7 @@ from flask import request as flask_request
 
 from ..extensions import db
 from ..models import AUTH_METHODS, SsoSession, Token
-from ..services import audit, codes, sessions, tokens
+from ..services import audit, codes, database, sessions, tokens
 from ..services.claims import requested_claims
 from ..services.tokens import AuthContext
 from .adapters import CodeRecord, OAuthClient, TokenRecord
@@ -47,17 +47,16 @@ def wants_refresh_token(client: OAuthClient, scope: str) -> bool:
 
 
 def committed(create_token_response):
-    """Authlib's ``hooked`` with one commit after the after-hooks (OpenIDCode adds the
-    ID token there, OIDC Core §3.1.3.3): the rows the hooks read are still loaded, so
-    nothing is read back from the database after the commit."""
+    """Authlib's ``hooked``: the after-hooks (OpenIDCode adds the ID token there, OIDC
+    Core §3.1.3.3) run before the request's one commit, so the rows they read are still
+    loaded and nothing is read back from the database."""
 
     @functools.wraps(create_token_response)
     def wrapper(grant):
         grant.execute_hook("before_create_token_response")
         result = create_token_response(grant)
         grant.execute_hook("after_create_token_response", result)
-        db.session.commit()
-        return result
+        return result  # committed by the request's boundary (idp.services.database)
 
     return wrapper
 
@@ -65,8 +64,7 @@ def committed(create_token_response):
 def _audit_issued(client: OAuthClient, user, grant_type: str, row: Token, request) -> None:
     audit.record("token.issued", actor=client.row.client_id, subject=user.sub if user else None,
                  client=client.row.client_id, ip=_ip(request),
-                 details={"grant_type": grant_type, "jti": row.access_jti, "scope": row.scope},
-                 commit=False)
+                 details={"grant_type": grant_type, "jti": row.access_jti, "scope": row.scope})
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -90,6 +88,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             audit.record("code.reuse_detected", outcome="failure", actor=client.row.client_id,
                          subject=row.user.sub, client=client.row.client_id, ip=_ip(self.request),
                          details={"tokens_revoked": count})
+            database.commit_refusal()  # the error response rolls back; the revocation stays
             raise InvalidGrantError("The authorization code was already used.")
         if codes.is_expired(row):
             raise InvalidGrantError("The authorization code expired.")
@@ -128,7 +127,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             refresh=wants_refresh_token(client, code.row.scope), code_id=code.row.id,
         )
         _audit_issued(client, user, self.GRANT_TYPE, row, self.request)
-        sessions.join(session, client.row.id, commit=False)  # who to tell at back-channel logout
+        sessions.join(session, client.row.id)  # who to tell at back-channel logout
         return 200, response, self.TOKEN_RESPONSE_HEADER
 
 
@@ -175,6 +174,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         audit.record("refresh.reuse_detected", outcome="failure", actor=row.client.client_id,
                      subject=row.user.sub if row.user else None, client=row.client.client_id,
                      ip=_ip(self.request), details={"tokens_revoked": count})
+        database.commit_refusal()  # the error response rolls back; the revocation stays
         raise InvalidGrantError("The refresh token was already used.")
 
     @committed

@@ -32,11 +32,11 @@ class Actor:
 
 
 def log(actor: Actor, event_type: str, *, subject: str | None = None, client: str | None = None,
-        details: dict[str, Any] | None = None, commit: bool = True,
+        details: dict[str, Any] | None = None,
         outcome: str = "success") -> AuditEvent:
     """Record one administrative action, attributed to ``actor``."""
     return audit.record(event_type, outcome=outcome, actor=actor.name, subject=subject,
-                        client=client, ip=actor.ip, details=details, commit=commit)
+                        client=client, ip=actor.ip, details=details)
 
 
 def bearer_refused(event_type: str, reason: str, *, ip: str | None, client: str | None = None,

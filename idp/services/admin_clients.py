@@ -19,7 +19,7 @@ from ..errors import Forbidden, InvalidInput
 from ..extensions import db
 from ..models import (AuthorizationCode, Client, Consent, LogoutDelivery, OrgUnit, Role,
                       SessionClient, Token, UsedJti, user_roles)
-from . import clients, tokens
+from . import clients, database, tokens
 from .admin_audit import Actor, log
 from .admin_fields import FieldErrors, as_bool, as_list, text
 
@@ -60,6 +60,7 @@ def guard(client: Client, actor: Actor, operation: str) -> Client:
     if holds_admin_scope(client) and not actor.full_admin:
         log(actor, "client.change_refused", client=client.client_id, outcome="failure",
             details={"operation": operation, "reason": "admin_scope"})
+        database.commit_refusal()  # the error page rolls back; the event stays
         raise ProtectedClient()
     return client
 

@@ -12,7 +12,7 @@ from ..errors import Forbidden
 from ..extensions import db
 from ..models import (GLOBAL_ROLES, OrgUnit, RecoveryCode, Role, ThrottleCounter, TotpCredential,
                       User, utcnow)
-from . import sessions, tokens, users
+from . import database, sessions, tokens, users
 from .admin_audit import Actor, Page, log, paginate
 from .admin_fields import FieldErrors, text
 
@@ -38,6 +38,7 @@ def guard(user: User, actor: Actor, operation: str, *, grants_global_role: bool 
     if (user.global_roles() or grants_global_role) and not actor.full_admin:
         log(actor, "user.change_refused", subject=user.username, outcome="failure",
             details={"operation": operation, "reason": "global_role"})
+        database.commit_refusal()  # the error page rolls back; the event stays
         raise ProtectedAccount()
     return user
 
@@ -150,7 +151,6 @@ def unlock(user: User, actor: Actor) -> None:
         user.locked_until = None
         db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == f"user:{user.id}"))
         log(actor, "account.unlock", subject=user.username)
-    db.session.commit()
 
 
 def reset_password(user: User, actor: Actor) -> str:

@@ -13,7 +13,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 from flask import Flask, current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import AuditEvent, utcnow
@@ -63,7 +62,6 @@ _LOCKS = {
 _HEAD = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
 _COLUMNS = ("id", "created_at", "event_type", "outcome", "actor", "subject", "client", "ip",
             "details", "prev_hash", "hash")
-RETRIES = 3
 
 
 def _lock_chain() -> None:
@@ -85,11 +83,6 @@ def _append(values: dict[str, Any]) -> AuditEvent:
     return event
 
 
-def _snapshot(event: AuditEvent) -> AuditEvent:
-    """A transient copy for the hooks: reading the committed row would cost a query."""
-    return AuditEvent(**{name: getattr(event, name) for name in _COLUMNS})
-
-
 def record(
     event_type: str,
     *,
@@ -99,32 +92,16 @@ def record(
     client: str | None = None,
     ip: str | None = None,
     details: dict[str, Any] | None = None,
-    commit: bool = True,
 ) -> AuditEvent:
-    """Append one event. Commits by default so that the event is never lost.
+    """Append one event to the caller's transaction (never committed here).
 
-    With ``commit=False`` the event joins the caller's transaction (one commit for the
-    request), and the chain stays locked until the caller commits or rolls back.
+    The event is kept or lost with the action it records: the request's, command's or
+    worker step's boundary commits both (``idp.services.database``). The chain stays
+    locked until that boundary commits or rolls back.
     """
     values = dict(created_at=utcnow(), event_type=event_type, outcome=outcome, actor=actor,
                   subject=subject, client=client, ip=ip, details=details or {})
-    # Retrying is safe only when the transaction holds nothing of the caller's.
-    retries = RETRIES if commit and not db.session().in_transaction() else 0
-    while True:
-        event = _append(values)
-        if not commit:
-            break
-        try:
-            db.session.flush()
-            seen = _snapshot(event)
-            db.session.commit()
-            event = seen
-            break
-        except IntegrityError:
-            db.session.rollback()
-            if retries <= 0:
-                raise
-            retries -= 1
+    event = _append(values)
     for hook in current_app.extensions.get(_ON_RECORD, ()):
         try:
             hook(event)

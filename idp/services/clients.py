@@ -165,7 +165,7 @@ def create_client(
     for role_name in roles or []:
         client.roles.append(Role(name=role_name))
     db.session.add(client)
-    db.session.commit()
+    db.session.flush()
     return client, secret
 
 
@@ -190,7 +190,6 @@ def rotate_secret(client: Client, grace_seconds: int = 0) -> str:
         client.previous_secret_hash = None
         client.previous_secret_expires_at = None
     client.secret_hash = hash_secret(secret)
-    db.session.commit()
     return secret
 
 

@@ -192,7 +192,7 @@ def register(meta: dict[str, Any], initial_token: str, ip: str | None = None) ->
     client.pkce_required = _pkce_required(meta, auth)
     token = new_secret(32)
     client.registration_token_hash = hash_secret(token)
-    db.session.commit()
+    db.session.flush()
     body = response_body(client)
     body.update(registration_access_token=token, client_id_issued_at=int(client.created_at.timestamp()))
     if secret:
@@ -256,11 +256,10 @@ def replace(client: Client, meta: dict[str, Any], ip: str | None = None) -> dict
         db.session.rollback()
         _raise_rfc7591(error)
     client.pkce_required = _pkce_required(meta, auth)
-    db.session.commit()
+    db.session.flush()
     return response_body(client)
 
 
 def remove(client: Client, ip: str | None = None) -> None:
     """RFC 7592 §2.3: deprovision the client; its tokens stop working."""
     admin_clients.delete_client(client, Actor(name=f"registration:{client.client_id}", ip=ip))
-    db.session.commit()
