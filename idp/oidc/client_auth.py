@@ -174,4 +174,4 @@ def _record(endpoint: str, method: str, client_id: str | None, reason: str) -> N
     audit.record("client.auth_failed", outcome="failure", actor=given,
                  client=given[:64] if given else None, ip=flask_request.remote_addr or "",
                  details={"endpoint": endpoint, "method": method, "reason": reason})
-    database.commit_refusal()  # the error response rolls back; the event stays
+    database.commit_before_error()  # the error response rolls back; the event stays

@@ -88,7 +88,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             audit.record("code.reuse_detected", outcome="failure", actor=client.row.client_id,
                          subject=row.user.sub, client=client.row.client_id, ip=_ip(self.request),
                          details={"tokens_revoked": count})
-            database.commit_refusal()  # the error response rolls back; the revocation stays
+            database.commit_before_error()  # the error response rolls back; the revocation stays
             raise InvalidGrantError("The authorization code was already used.")
         if codes.is_expired(row):
             raise InvalidGrantError("The authorization code expired.")
@@ -174,7 +174,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         audit.record("refresh.reuse_detected", outcome="failure", actor=row.client.client_id,
                      subject=row.user.sub if row.user else None, client=row.client.client_id,
                      ip=_ip(self.request), details={"tokens_revoked": count})
-        database.commit_refusal()  # the error response rolls back; the revocation stays
+        database.commit_before_error()  # the error response rolls back; the revocation stays
         raise InvalidGrantError("The refresh token was already used.")
 
     @committed

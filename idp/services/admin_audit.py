@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 
 from ..extensions import db
 from ..models import AuditEvent
-from . import audit
+from . import audit, database
 from .admin_csv import spreadsheet_cell
 
 EXPORT_COLUMNS = ("id", "created_at", "event_type", "outcome", "actor", "subject", "client",
@@ -41,9 +41,15 @@ def log(actor: Actor, event_type: str, *, subject: str | None = None, client: st
 
 def bearer_refused(event_type: str, reason: str, *, ip: str | None, client: str | None = None,
                    details: dict[str, Any] | None = None) -> AuditEvent:
-    """Record a refused bearer token: why, from where, for which client; never the token."""
-    return audit.record(event_type, outcome="failure", client=client, ip=ip,
-                        details={"reason": reason, **(details or {})})
+    """Record a refused bearer token: why, from where, for which client; never the token.
+
+    Kept even when the error response after it rolls the request back (registration's
+    domain-error handler does).
+    """
+    event = audit.record(event_type, outcome="failure", client=client, ip=ip,
+                         details={"reason": reason, **(details or {})})
+    database.commit_before_error()
+    return event
 
 
 @dataclass

@@ -60,7 +60,7 @@ def guard(client: Client, actor: Actor, operation: str) -> Client:
     if holds_admin_scope(client) and not actor.full_admin:
         log(actor, "client.change_refused", client=client.client_id, outcome="failure",
             details={"operation": operation, "reason": "admin_scope"})
-        database.commit_refusal()  # the error page rolls back; the event stays
+        database.commit_before_error()  # the error page rolls back; the event stays
         raise ProtectedClient()
     return client
 

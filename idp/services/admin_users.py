@@ -38,7 +38,7 @@ def guard(user: User, actor: Actor, operation: str, *, grants_global_role: bool 
     if (user.global_roles() or grants_global_role) and not actor.full_admin:
         log(actor, "user.change_refused", subject=user.username, outcome="failure",
             details={"operation": operation, "reason": "global_role"})
-        database.commit_refusal()  # the error page rolls back; the event stays
+        database.commit_before_error()  # the error page rolls back; the event stays
         raise ProtectedAccount()
     return user
 

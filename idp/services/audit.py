@@ -102,6 +102,7 @@ def record(
     values = dict(created_at=utcnow(), event_type=event_type, outcome=outcome, actor=actor,
                   subject=subject, client=client, ip=ip, details=details or {})
     event = _append(values)
+    db.session.flush()  # its id is known to the hooks; the caller's boundary commits it
     for hook in current_app.extensions.get(_ON_RECORD, ()):
         try:
             hook(event)

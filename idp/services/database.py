@@ -46,15 +46,16 @@ def init_app(app: Flask) -> None:
     app.after_request(_end_request)
 
 
-def commit_refusal() -> None:
-    """Keep a refusal that the error response after it would roll back.
+def commit_before_error() -> None:
+    """Keep what was just written although the error response after it rolls back.
 
-    For the few refusals that raise into a handler which discards the failed request's
-    work (Authlib's token-endpoint errors, the admin API's and console's domain errors):
-    the audit event, and a security reaction such as a revoked token family, must be
-    kept all the same. Call it right after recording them, before raising, when the
-    request has written nothing else it would not keep (docs/adr/0001, "Transaction
-    boundaries", lists every caller; tests/foundation/test_transactions.py checks it).
+    For the few writes that precede an error raised into a handler which discards the
+    failed request's work (Authlib's token-endpoint errors, registration's, the admin
+    API's and console's domain errors): a refusal's audit event, a security reaction
+    such as a revoked token family, a spent client-assertion jti. Call it right after
+    them, when the request has written nothing else it would not keep (docs/adr/0001,
+    "Transaction boundaries", lists every caller; tests/foundation/test_transactions.py
+    checks the list).
     """
     db.session.commit()
 

@@ -50,6 +50,7 @@ def test_concurrent_writers_keep_one_intact_chain(app):
 
 def test_a_fork_cannot_be_stored(app):
     first = audit.record("test.event")
+    db.session.commit()
     fork = AuditEvent(created_at=utcnow(), event_type="test.fork", outcome="success",
                       details={}, prev_hash=first.prev_hash, hash="f" * 64)
     db.session.add(fork)

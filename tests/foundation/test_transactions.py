@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMITS = {
     ("idp/services/database.py", "unit_of_work"),  # a CLI command, a worker step
     ("idp/services/database.py", "_end_request"),  # each request, after the view
-    ("idp/services/database.py", "commit_refusal"),  # a refusal an error response rolls back
+    ("idp/services/database.py", "commit_before_error"),  # a refusal an error response rolls back
     # Throttle counters and locks survive the rollback of the request that failed.
     ("idp/services/throttle_store.py", "incr"),
     ("idp/services/throttle_store.py", "hold"),
@@ -34,9 +34,11 @@ COMMITS = {
 
 # Every refusal that must outlive the error response raised right after it.
 REFUSALS = {
+    ("idp/oidc/assertions.py", "_remember_jti"),  # RFC 7523 §3: a jti is used once
     ("idp/oidc/client_auth.py", "_record"),  # ASVS 7.2.1: failed client authentication
     ("idp/oidc/grants.py", "query_authorization_code"),  # RFC 6749 §4.1.2: code reuse
     ("idp/oidc/grants.py", "_reused"),  # RFC 9700 §4.14.2: refresh token reuse
+    ("idp/services/admin_audit.py", "bearer_refused"),  # a refused bearer token
     ("idp/services/admin_clients.py", "guard"),  # an admin client is not the console's
     ("idp/services/admin_users.py", "guard"),  # nor is a global role's account
 }
@@ -82,7 +84,7 @@ def test_only_the_boundaries_commit():
 
 
 def test_every_kept_refusal_is_named():
-    callers = _grep(r"commit_refusal()") - {("idp/services/database.py", "commit_refusal")}
+    callers = _grep(r"commit_before_error()") - {("idp/services/database.py", "commit_before_error")}
     assert callers == REFUSALS
 
 
