@@ -11,6 +11,11 @@ from flask.cli import FlaskGroup, with_appcontext
 from .. import create_app
 from ..config import ConfigError
 from ..errors import DomainError
+from ..services.admin_audit import Actor
+
+# Who the audit log names for an ``idp`` command: the operator at the console of the
+# server, who may do what a full administrator may.
+CLI = Actor(name="cli", full_admin=True)
 
 
 def _create_app(*_args):

@@ -251,7 +251,7 @@ def create(data: dict[str, Any], actor: Actor, *, client_id: str | None = None,
     clean = validate(data, may_grant_admin=actor.full_admin)
     if client_id is not None and not CLIENT_ID.match(client_id):
         raise FieldErrors({"client_id": _("2 to 64 letters, digits, dots, dashes or underscores.")})
-    if client_id and db.session.execute(select(Client.id).where(Client.client_id == client_id)).first():
+    if client_id and clients.find_client(client_id) is not None:
         raise FieldErrors({"client_id": _("This client id is taken.")})
     roles = clean.pop("roles")
     client, secret = clients.create_client(clean.pop("name"), client_id=client_id or None,

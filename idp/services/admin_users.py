@@ -127,14 +127,30 @@ def update(user: User, data: dict[str, Any], actor: Actor) -> User:
 
 
 def set_enabled(user: User, enabled: bool, actor: Actor) -> None:
-    if not enabled and actor.name == user.username:
+    """Enable or disable an account (the console and the API)."""
+    if enabled:
+        enable(user, actor)
+    else:
+        disable(user, actor)
+
+
+def disable(user: User, actor: Actor) -> int:
+    """Disable an account and end its sessions; the one way to do it (console, API and
+    ``idp user disable``). Returns how many sessions ended."""
+    if actor.name == user.username:
         raise Forbidden(_("You cannot disable your own account."))
     guard(user, actor, "set_enabled")
-    user.status = "active" if enabled else "disabled"
-    if not enabled:
-        # A disabled account keeps no session (ASVS 3.3.x).
-        sessions.end_all_sessions(user, "admin_revoked")
-    log(actor, "user.enabled" if enabled else "user.disabled", subject=user.username)
+    user.status = "disabled"
+    # A disabled account keeps no session (ASVS 3.3.x); their tokens die with them.
+    ended = sessions.end_all_sessions(user, "disabled")
+    log(actor, "user.disabled", subject=user.username)
+    return ended
+
+
+def enable(user: User, actor: Actor) -> None:
+    guard(user, actor, "set_enabled")
+    user.status = "active"
+    log(actor, "user.enabled", subject=user.username)
 
 
 def unlock(user: User, actor: Actor) -> None:

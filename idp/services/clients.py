@@ -169,10 +169,22 @@ def create_client(
     return client, secret
 
 
-def get_client(client_id: str) -> Client:
-    client = db.session.execute(
+def find_client(client_id: str | None) -> Client | None:
+    """The client registered as ``client_id``, enabled or not; None if there is none.
+
+    The one lookup by ``client_id``: the protocol endpoints, registration, the console,
+    the API, self-service and the CLI all find clients here.
+    """
+    if not client_id:
+        return None
+    return db.session.execute(
         select(Client).where(Client.client_id == client_id)
     ).scalar_one_or_none()
+
+
+def get_client(client_id: str) -> Client:
+    """The client registered as ``client_id``, or NotFound."""
+    client = find_client(client_id)
     if client is None:
         raise NotFound(_("No client application has the id %(id)s.", id=client_id))
     return client

@@ -138,7 +138,3 @@ def set_password(user: User, password: str, *, temporary: bool = False,
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
         .values(used_at=utcnow())
     )
-
-
-def disable_user(user: User) -> None:
-    user.status = "disabled"
