@@ -89,13 +89,16 @@ def _action(username: str, run) -> dict:
 @api.post("/users/<username>/disable")
 @require_scope("admin.staff")
 def disable_user(username: str):
-    return _action(username, lambda u: admin_users.set_enabled(u, False, actor()))
+    def disable(user) -> None:
+        admin_users.disable(user, actor())  # the answer is the account, not the count
+
+    return _action(username, disable)
 
 
 @api.post("/users/<username>/enable")
 @require_scope("admin.staff")
 def enable_user(username: str):
-    return _action(username, lambda u: admin_users.set_enabled(u, True, actor()))
+    return _action(username, lambda u: admin_users.enable(u, actor()))
 
 
 @api.post("/users/<username>/unlock")

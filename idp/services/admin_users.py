@@ -126,14 +126,6 @@ def update(user: User, data: dict[str, Any], actor: Actor) -> User:
     return user
 
 
-def set_enabled(user: User, enabled: bool, actor: Actor) -> None:
-    """Enable or disable an account (the console and the API)."""
-    if enabled:
-        enable(user, actor)
-    else:
-        disable(user, actor)
-
-
 def disable(user: User, actor: Actor) -> int:
     """Disable an account and end its sessions; the one way to do it (console, API and
     ``idp user disable``). Returns how many sessions ended."""
