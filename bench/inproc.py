@@ -73,10 +73,11 @@ def setup(db_url: str | None, argon2_owasp: bool):
     if not argon2_owasp:
         config.update(ARGON2_MEMORY_KIB=1024, ARGON2_TIME_COST=1)
     app = create_app(config)
-    from idp.services import clients, keys, users
+    from idp.services import clients, database, keys, users
 
     with app.app_context():
         db.create_all()
+    with app.app_context(), database.unit_of_work():  # the seed data, committed once
         keys.ensure_keys()
         users.create_user("bench.user", email="bench@example.gov.vn", full_name="Bench User",
                           password=PASSWORD)
@@ -85,6 +86,7 @@ def setup(db_url: str | None, argon2_owasp: bool):
             scope="openid profile email offline_access")
         cc, cc_secret = clients.create_client("bench-cc", client_type="service",
                                               client_id="bench-cc", scope="staff.read")
+    with app.app_context():
         event.listen(db.engine, "before_cursor_execute", Counter.count)
     return app, ("bench-web", web_secret), ("bench-cc", cc_secret)
 

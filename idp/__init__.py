@@ -37,6 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     from . import errors, i18n, web
+    from .services import database
+
+    database.init_app(app)  # one commit per request, after the view (services never commit)
 
     babel.init_app(
         app,

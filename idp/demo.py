@@ -91,4 +91,3 @@ def _enrol_totp(user: User) -> None:
 
     db.session.add(TotpCredential(user_id=user.id, secret_encrypted=encrypt(TOTP_SECRETS[user.username]),
                                   confirmed_at=utcnow()))
-    db.session.commit()

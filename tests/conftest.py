@@ -176,7 +176,9 @@ def department(app):
     from idp.services import users
 
     ministry = users.create_department("BO", "Bộ Nội vụ")
-    return users.create_department("VP", "Văn phòng Bộ", parent_code=ministry.code)
+    unit = users.create_department("VP", "Văn phòng Bộ", parent_code=ministry.code)
+    db.session.commit()  # the test is the boundary for what it sets up by hand
+    return unit
 
 
 @pytest.fixture
@@ -188,6 +190,7 @@ def user(app, department):
         password=PASSWORD, department=department.code, title="Chuyên viên",
         phone="+84 24 3823 0000", employee_number="NV-0001",
     )
+    db.session.commit()
     return created
 
 
@@ -199,6 +202,7 @@ def admin_user(app, department):
         "binh.tran", email="binh.tran@example.gov.vn", full_name="Trần Thị Bình",
         password=PASSWORD, department=department.code, roles=[users.global_role("admin")],
     )
+    db.session.commit()
     return created
 
 
@@ -214,6 +218,7 @@ def _register(name: str, **kwargs) -> RegisteredClient:
     from idp.services import clients
 
     row, secret = clients.create_client(name, **kwargs)
+    db.session.commit()
     uri = row.redirect_uris[0] if row.redirect_uris else ""
     return RegisteredClient(row=row, client_id=row.client_id, client_secret=secret, redirect_uri=uri)
 
@@ -255,6 +260,7 @@ def sso_login(app, client):
     def login(user, amr=("pwd",), acr="urn:idp:acr:pwd"):
         session, cookie = sessions.create_session(user, amr=list(amr), acr=acr,
                                                   ip="127.0.0.1", user_agent="pytest")
+        db.session.commit()
         client.set_cookie(app.config["SSO_COOKIE_NAME"], cookie, domain="localhost")
         return session
 

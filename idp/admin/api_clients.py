@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import jsonify, url_for
 
-from ..extensions import db
 from ..responses import no_store
 from ..services import admin_clients, admin_departments, clients, registration
 from ..services.admin_fields import FieldErrors
@@ -48,7 +47,6 @@ def update_client(client_id: str):
     admin_clients.update(client, merged, actor())
     if "enabled" in merged and bool(merged["enabled"]) != client.enabled:
         admin_clients.set_enabled(client, bool(merged["enabled"]), actor())
-    db.session.commit()
     return jsonify(admin_clients.as_dict(client))
 
 
@@ -56,7 +54,6 @@ def update_client(client_id: str):
 @require_scope("admin.clients")
 def delete_client(client_id: str):
     admin_clients.delete_client(clients.get_client(client_id), actor())
-    db.session.commit()
     return "", 204
 
 
@@ -80,7 +77,6 @@ def issue_registration_token():
     if not isinstance(ttl, int) or isinstance(ttl, bool):
         raise FieldErrors({"ttl_seconds": "Expected a whole number of seconds."})
     row, token = registration.issue_initial_token(str(data.get("description") or ""), ttl, actor())
-    db.session.commit()
     return created({"id": row.id, "token": token, "description": row.description,
                     "expires_at": row.expires_at.isoformat()}, secret=True)
 
@@ -98,5 +94,4 @@ def create_department():
     data = body()
     api_schema.check(data, openapi.DEPARTMENT)
     unit = admin_departments.create(data, actor())
-    db.session.commit()
     return created(admin_departments.as_dict(unit))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from ..extensions import db
 from ..responses import no_store
 from ..services import admin_audit, admin_users
 from ..services.admin_fields import FieldErrors
@@ -66,7 +65,6 @@ def update_user(username: str):
     admin_users.update(user, merged, actor())
     if roles is not None:
         admin_users.set_roles(user, *roles, actor())
-    db.session.commit()
     return jsonify(admin_users.as_dict(user))
 
 
@@ -86,20 +84,22 @@ def _client_role_ids(names: list[str]) -> list[int]:
 def _action(username: str, run) -> dict:
     user = admin_users.by_username(username)
     extra = run(user) or {}
-    db.session.commit()
     return jsonify(dict(admin_users.as_dict(user), **extra))
 
 
 @api.post("/users/<username>/disable")
 @require_scope("admin.staff")
 def disable_user(username: str):
-    return _action(username, lambda u: admin_users.set_enabled(u, False, actor()))
+    def disable(user) -> None:
+        admin_users.disable(user, actor())  # the answer is the account, not the count
+
+    return _action(username, disable)
 
 
 @api.post("/users/<username>/enable")
 @require_scope("admin.staff")
 def enable_user(username: str):
-    return _action(username, lambda u: admin_users.set_enabled(u, True, actor()))
+    return _action(username, lambda u: admin_users.enable(u, actor()))
 
 
 @api.post("/users/<username>/unlock")

@@ -119,7 +119,6 @@ def client_delete(client_id: str):
     if request.method == "POST":
         if request.form.get("confirm", "").strip() == client.client_id:
             admin_clients.delete_client(client, access.actor())
-            db.session.commit()
             flash(_("The application %(id)s was deleted.", id=client_id), "success")
             return redirect(url_for("admin.clients"))
         return render("admin/clients/delete.html", status=422, client=client,

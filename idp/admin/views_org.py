@@ -36,7 +36,6 @@ def departments():
         values = form_dict()
         try:
             unit = admin_departments.create(values, access.actor())
-            db.session.commit()
             flash(_("The unit %(name)s was created.", name=unit.name), "success")
             return redirect(url_for("admin.departments"))
         except FieldErrors as error:
@@ -56,7 +55,6 @@ def department_edit(code: str):
         values = form_dict()
         try:
             admin_departments.update(unit, values, access.actor())
-            db.session.commit()
             flash(_("The unit was saved."), "success")
             return redirect(url_for("admin.departments"))
         except FieldErrors as error:
@@ -80,7 +78,6 @@ def tokens():
         try:
             row, issued = registration.issue_initial_token(
                 values.get("description", ""), hours * 3600, access.actor(), access.admin())
-            db.session.commit()
             status = 201
         except FieldErrors as error:
             db.session.rollback()
@@ -94,6 +91,5 @@ def tokens():
 @require_roles(*CLIENTS)
 def token_revoke(token_id: int):
     registration.revoke_initial_token(token_id, access.actor())
-    db.session.commit()
     flash(_("The token was revoked."), "success")
     return redirect(url_for("admin.tokens"))

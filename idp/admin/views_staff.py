@@ -80,7 +80,7 @@ def staff_edit(user_id: int):
 def staff_enabled(user_id: int):
     user = admin_users.get(user_id)
     enable = request.form.get("enabled") == "1"
-    admin_users.set_enabled(user, enable, access.actor())
+    (admin_users.enable if enable else admin_users.disable)(user, access.actor())
     flash(_("The account is enabled.") if enable else _("The account is disabled."), "success")
     return redirect(url_for("admin.staff_show", user_id=user_id))
 

@@ -118,10 +118,10 @@ def finish(note: dict[str, Any], user: User) -> Response:
     if current is not None and current.user_id != user.id:
         # Another staff member's session must not live on behind the new cookie.
         sessions.end_session(current, "user_switch")
-    # One commit: the session and its audit event ``login`` together.
+    # One unit of work (the request's): the session and its audit event ``login`` together.
     created, cookie = sessions.create_session(
         user, amr=amr, acr=acr, ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""), commit=False,
+        user_agent=request.headers.get("User-Agent", ""),
     )
     authn.record_login(user, amr=amr, acr=acr, ip=client_ip(), sid=created.sid)
     response = redirect(target)

@@ -11,6 +11,11 @@ from flask.cli import FlaskGroup, with_appcontext
 from .. import create_app
 from ..config import ConfigError
 from ..errors import DomainError
+from ..services.admin_audit import Actor
+
+# Who the audit log names for an ``idp`` command: the operator at the console of the
+# server, who may do what a full administrator may.
+CLI = Actor(name="cli", full_admin=True)
 
 
 def _create_app(*_args):
@@ -21,17 +26,18 @@ def _create_app(*_args):
         sys.exit(2)
 
 
-def domain_errors(func):
-    """Turn the provider's own errors into a one-line message and exit status 1."""
+def unit_of_work(func):
+    """The command's transaction boundary: one commit when it succeeds; on a domain error
+    everything is rolled back and reported in one line (exit status 1)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            from ..extensions import db
+        from ..services import database
 
-            db.session.rollback()
+        try:
+            with database.unit_of_work():
+                return func(*args, **kwargs)
+        except DomainError as exc:
             raise click.ClickException(str(exc.description)) from None
 
     return wrapper
@@ -44,9 +50,10 @@ def main() -> None:
 
 
 def command(group, name: str | None = None, **kwargs):
-    """A subcommand that runs in an app context and reports domain errors cleanly."""
+    """A subcommand that runs in an app context, in one unit of work, and reports domain
+    errors cleanly."""
 
     def decorate(func):
-        return group.command(name, **kwargs)(with_appcontext(domain_errors(func)))
+        return group.command(name, **kwargs)(with_appcontext(unit_of_work(func)))
 
     return decorate

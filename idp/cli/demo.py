@@ -34,8 +34,9 @@ def demo(host: str, port: int, with_apps: bool, secrets_file: str | None) -> Non
     from ..services import database, keys
 
     database.upgrade()
-    keys.ensure_keys()
-    secrets = seed()
+    with database.unit_of_work():  # the demo's data in one transaction, before serving
+        keys.ensure_keys()
+        secrets = seed()
     if secrets_file:  # for apps started apart, e.g. by the end-to-end tests
         _write_secrets(Path(secrets_file), secrets)
     issuer = current_app.config["ISSUER"]

@@ -49,7 +49,6 @@ def export_cmd(path: str, force: bool) -> None:
                    "import, or keep the existing entry and import the rest.")
 def import_cmd(path: str, on_conflict: str) -> None:
     """Import a document written by `idp export`, all of it or nothing."""
-    from ..extensions import db
     from ..services import audit, transfer
 
     try:
@@ -60,8 +59,7 @@ def import_cmd(path: str, on_conflict: str) -> None:
     except ValueError as exc:
         raise click.ClickException(f"{path} is not JSON: {exc}.") from None
     counts = transfer.import_document(document, on_conflict=on_conflict)
-    audit.record("transfer.imported", actor="cli", details=counts, commit=False)
-    db.session.commit()
+    audit.record("transfer.imported", actor="cli", details=counts)
     click.echo("Imported {departments} departments, {roles} roles, {clients} clients, "
                "{users} staff; skipped {skipped} existing.".format(**counts))
 

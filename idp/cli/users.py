@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .base import command, main
+from .base import CLI, command, main
 
 
 @main.group()
@@ -87,12 +87,10 @@ def user_list(as_json: bool) -> None:
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Disable an account and end its sessions."""
-    from ..services import audit, sessions, users
+    from ..services import admin_users, users
 
     target = users.get_user(username)
-    users.disable_user(target)
-    ended = sessions.end_all_sessions(target, "disabled")
-    audit.record("user.disabled", actor="cli", subject=target.username)
+    ended = admin_users.disable(target, CLI)
     click.echo(f"Disabled {target.username}; ended {ended} session(s).")
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import web
 from ..extensions import db
 from ..models import Client, UsedJti, utcnow
-from ..services import outbound, throttle
+from ..services import database, outbound, throttle
 from ..urls import external_url
 
 log = logging.getLogger("idp.oidc")
@@ -204,7 +204,8 @@ def _remember_jti(client: Client, jti: str, expires_at: datetime) -> None:
             db.session.add(UsedJti(client_id=client.id, jti=jti[:255], expires_at=expires_at))
     except IntegrityError:
         raise _invalid("The client assertion was already used.") from None
-    db.session.commit()
+    # RFC 7523 §3: spent even if the token request then fails (its error rolls back).
+    database.commit_before_error()
 
 
 def verify(client: Client, assertion: str) -> None:

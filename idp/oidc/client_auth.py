@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Client
-from ..services import audit
+from ..services import audit, database
 from ..services.clients import check_secret
 from . import assertions
 from .adapters import OAuthClient
@@ -174,3 +174,4 @@ def _record(endpoint: str, method: str, client_id: str | None, reason: str) -> N
     audit.record("client.auth_failed", outcome="failure", actor=given,
                  client=given[:64] if given else None, ip=flask_request.remote_addr or "",
                  details={"endpoint": endpoint, "method": method, "reason": reason})
+    database.commit_before_error()  # the error response rolls back; the event stays

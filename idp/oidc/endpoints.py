@@ -9,7 +9,6 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import current_app
 from flask import request as flask_request
 
-from ..extensions import db
 from ..models import AUTH_METHODS
 from ..services import audit, tokens
 from .adapters import TokenRecord
@@ -46,8 +45,7 @@ class Revocation(RevocationEndpoint):
         audit.record("token.revoked", actor=request.client.row.client_id,
                      subject=token.row.user.sub if token.row.user else None,
                      client=request.client.row.client_id, ip=flask_request.remote_addr or "",
-                     details={"token_type": token.kind, "tokens_revoked": count}, commit=False)
-        db.session.commit()
+                     details={"token_type": token.kind, "tokens_revoked": count})
 
 
 class Introspection(IntrospectionEndpoint):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from ..extensions import db
-
 bp = Blueprint("oidc_token", __name__)
 
 
@@ -15,11 +13,8 @@ def _server():
 
 @bp.post("/token")
 def token():
-    """RFC 6749 §3.2 token endpoint: one commit once Authlib's flow and its hooks have run
-    (an error response has rolled back already)."""
-    response = _server().create_token_response()
-    db.session.commit()
-    return response
+    """RFC 6749 §3.2 token endpoint."""
+    return _server().create_token_response()
 
 
 @bp.post("/revoke")

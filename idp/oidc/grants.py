@@ -19,7 +19,7 @@ from flask import request as flask_request
 
 from ..extensions import db
 from ..models import AUTH_METHODS, SsoSession, Token
-from ..services import audit, codes, sessions, tokens
+from ..services import audit, codes, database, sessions, tokens
 from ..services.claims import requested_claims
 from ..services.tokens import AuthContext
 from .adapters import CodeRecord, OAuthClient, TokenRecord
@@ -47,8 +47,8 @@ def _open_session(session_id: int | None) -> SsoSession | None:
 
 
 def _kept(error: InvalidGrantError) -> InvalidGrantError:
-    """Commit a revocation before answering with ``error``: the error response rolls back."""
-    db.session.commit()
+    """Keep a revocation although the error response after it rolls back."""
+    database.commit_before_error()
     return error
 
 
@@ -72,7 +72,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             count = tokens.revoke_issued_from_code(row.id)
             audit.record("code.reuse_detected", outcome="failure", actor=client.row.client_id,
                          subject=row.user.sub, client=client.row.client_id, ip=_ip(),
-                         details={"tokens_revoked": count}, commit=False)
+                         details={"tokens_revoked": count})
             raise _kept(InvalidGrantError("The authorization code was already used."))
         if codes.is_expired(row):
             raise InvalidGrantError("The authorization code expired.")
@@ -100,7 +100,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                            scope=request.scope, nonce=data.get("nonce"),
                                            code_challenge=data.get("code_challenge"),
                                            code_challenge_method=data.get("code_challenge_method")),
-                         commit=False, code=code)
+                         code=code)
 
     def delete_authorization_code(self, code: CodeRecord) -> None:
         # RFC 6749 §4.1.2: single use. The code is marked spent, not deleted, so that a
@@ -189,7 +189,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         count = tokens.revoke_family(row.family_id)
         audit.record("refresh.reuse_detected", outcome="failure", actor=row.client.client_id,
                      subject=row.user.sub if row.user else None, client=row.client.client_id,
-                     ip=_ip(), details={"tokens_revoked": count}, commit=False)
+                     ip=_ip(), details={"tokens_revoked": count})
         raise _kept(InvalidGrantError("The refresh token was already used."))
 
     def authenticate_user(self, record: TokenRecord) -> Grantee:

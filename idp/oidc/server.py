@@ -49,10 +49,9 @@ class Server(AuthorizationServer):
         audit.record("token.issued", actor=client.row.client_id,
                      subject=user.sub if user else None, client=client.row.client_id,
                      ip=flask_request.remote_addr or "",
-                     details={"grant_type": grant_type, "jti": row.access_jti, "scope": row.scope},
-                     commit=False)
+                     details={"grant_type": grant_type, "jti": row.access_jti, "scope": row.scope},)
         if code is not None and auth.session is not None:
-            sessions.join(auth.session, client.row.id, commit=False)  # told at back-channel logout
+            sessions.join(auth.session, client.row.id)  # told at back-channel logout
 
     def authenticate_client(self, request, methods, endpoint="token"):
         return client_auth.authenticate(request, endpoint, list(methods))

@@ -58,13 +58,20 @@ class Worker:
     def run_once(self) -> int:
         """One pass; returns how many logout deliveries were attempted."""
         from ..services import backchannel, housekeeping, logout, mail
+        from ..services.database import unit_of_work
+
+        # Each step is its own unit of work (one commit, or a rollback of the step): the
+        # sweep here; each batch of the purge; the claim, then each delivery's outcome, of
+        # the two outboxes (none holds a transaction open while a client or the mail
+        # server answers).
 
         with self.app.app_context():
             try:
                 now = time.monotonic()
                 if now - self._last_housekeeping >= self.housekeeping_every:
                     self._last_housekeeping = now
-                    ended = logout.end_timed_out_sessions()
+                    with unit_of_work():
+                        ended = logout.end_timed_out_sessions()
                     if ended:
                         log.info("ended %d timed-out sessions", ended)
                     purged = housekeeping.purge_expired(batch_size=500)

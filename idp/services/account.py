@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..errors import AuthenticationFailed, InvalidInput, NotFound
 from ..extensions import db
 from ..models import Client, Consent, SessionClient, SsoSession, User, utcnow
-from . import audit, authn, passwords, sessions, tokens, users
+from . import audit, authn, clients, passwords, sessions, tokens, users
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("CocoaCoc", "Cốc Cốc"), ("coc_coc", "Cốc Cốc"),
              ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
@@ -126,9 +126,7 @@ def withdraw(user: User, client_id: str) -> Client:
     """Withdraw the consent of one app (its tokens for this user are revoked)."""
     from . import consent
 
-    client = db.session.execute(
-        select(Client).where(Client.client_id == client_id)
-    ).scalar_one_or_none()
+    client = clients.find_client(client_id)
     listed = {app.client.client_id for app in authorised_apps(user)}
     if client is None or client_id not in listed:
         raise NotFound(_("No such application."))

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 
 from ..extensions import db
 from ..models import AuditEvent
-from . import audit
+from . import audit, database
 from .admin_csv import spreadsheet_cell
 
 EXPORT_COLUMNS = ("id", "created_at", "event_type", "outcome", "actor", "subject", "client",
@@ -32,18 +32,24 @@ class Actor:
 
 
 def log(actor: Actor, event_type: str, *, subject: str | None = None, client: str | None = None,
-        details: dict[str, Any] | None = None, commit: bool = True,
+        details: dict[str, Any] | None = None,
         outcome: str = "success") -> AuditEvent:
     """Record one administrative action, attributed to ``actor``."""
     return audit.record(event_type, outcome=outcome, actor=actor.name, subject=subject,
-                        client=client, ip=actor.ip, details=details, commit=commit)
+                        client=client, ip=actor.ip, details=details)
 
 
 def bearer_refused(event_type: str, reason: str, *, ip: str | None, client: str | None = None,
                    details: dict[str, Any] | None = None) -> AuditEvent:
-    """Record a refused bearer token: why, from where, for which client; never the token."""
-    return audit.record(event_type, outcome="failure", client=client, ip=ip,
-                        details={"reason": reason, **(details or {})})
+    """Record a refused bearer token: why, from where, for which client; never the token.
+
+    Kept even when the error response after it rolls the request back (registration's
+    domain-error handler does).
+    """
+    event = audit.record(event_type, outcome="failure", client=client, ip=ip,
+                         details={"reason": reason, **(details or {})})
+    database.commit_before_error()
+    return event
 
 
 @dataclass

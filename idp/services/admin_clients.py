@@ -19,7 +19,7 @@ from ..errors import Forbidden, InvalidInput
 from ..extensions import db
 from ..models import (AuthorizationCode, Client, Consent, LogoutDelivery, OrgUnit, Role,
                       SessionClient, Token, UsedJti, user_roles)
-from . import clients, tokens
+from . import clients, database, tokens
 from .admin_audit import Actor, log
 from .admin_fields import FieldErrors, as_bool, as_list, text
 
@@ -60,6 +60,7 @@ def guard(client: Client, actor: Actor, operation: str) -> Client:
     if holds_admin_scope(client) and not actor.full_admin:
         log(actor, "client.change_refused", client=client.client_id, outcome="failure",
             details={"operation": operation, "reason": "admin_scope"})
+        database.commit_before_error()  # the error page rolls back; the event stays
         raise ProtectedClient()
     return client
 
@@ -250,7 +251,7 @@ def create(data: dict[str, Any], actor: Actor, *, client_id: str | None = None,
     clean = validate(data, may_grant_admin=actor.full_admin)
     if client_id is not None and not CLIENT_ID.match(client_id):
         raise FieldErrors({"client_id": _("2 to 64 letters, digits, dots, dashes or underscores.")})
-    if client_id and db.session.execute(select(Client.id).where(Client.client_id == client_id)).first():
+    if client_id and clients.find_client(client_id) is not None:
         raise FieldErrors({"client_id": _("This client id is taken.")})
     roles = clean.pop("roles")
     client, secret = clients.create_client(clean.pop("name"), client_id=client_id or None,

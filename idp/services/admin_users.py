@@ -12,7 +12,7 @@ from ..errors import Forbidden
 from ..extensions import db
 from ..models import (GLOBAL_ROLES, OrgUnit, RecoveryCode, Role, ThrottleCounter, TotpCredential,
                       User, utcnow)
-from . import sessions, tokens, users
+from . import database, sessions, tokens, users
 from .admin_audit import Actor, Page, log, paginate
 from .admin_fields import FieldErrors, text
 
@@ -38,6 +38,7 @@ def guard(user: User, actor: Actor, operation: str, *, grants_global_role: bool 
     if (user.global_roles() or grants_global_role) and not actor.full_admin:
         log(actor, "user.change_refused", subject=user.username, outcome="failure",
             details={"operation": operation, "reason": "global_role"})
+        database.commit_before_error()  # the error page rolls back; the event stays
         raise ProtectedAccount()
     return user
 
@@ -125,15 +126,23 @@ def update(user: User, data: dict[str, Any], actor: Actor) -> User:
     return user
 
 
-def set_enabled(user: User, enabled: bool, actor: Actor) -> None:
-    if not enabled and actor.name == user.username:
+def disable(user: User, actor: Actor) -> int:
+    """Disable an account and end its sessions; the one way to do it (console, API and
+    ``idp user disable``). Returns how many sessions ended."""
+    if actor.name == user.username:
         raise Forbidden(_("You cannot disable your own account."))
     guard(user, actor, "set_enabled")
-    user.status = "active" if enabled else "disabled"
-    if not enabled:
-        # A disabled account keeps no session (ASVS 3.3.x).
-        sessions.end_all_sessions(user, "admin_revoked")
-    log(actor, "user.enabled" if enabled else "user.disabled", subject=user.username)
+    user.status = "disabled"
+    # A disabled account keeps no session (ASVS 3.3.x); their tokens die with them.
+    ended = sessions.end_all_sessions(user, "disabled")
+    log(actor, "user.disabled", subject=user.username)
+    return ended
+
+
+def enable(user: User, actor: Actor) -> None:
+    guard(user, actor, "set_enabled")
+    user.status = "active"
+    log(actor, "user.enabled", subject=user.username)
 
 
 def unlock(user: User, actor: Actor) -> None:
@@ -150,7 +159,6 @@ def unlock(user: User, actor: Actor) -> None:
         user.locked_until = None
         db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == f"user:{user.id}"))
         log(actor, "account.unlock", subject=user.username)
-    db.session.commit()
 
 
 def reset_password(user: User, actor: Actor) -> str:

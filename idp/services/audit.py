@@ -76,11 +76,6 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _snapshot(event: AuditEvent) -> AuditEvent:
-    """A transient copy for the hooks: reading the committed row would cost a query."""
-    return AuditEvent(**{name: getattr(event, name) for name in _COLUMNS})
-
-
 def record(
     event_type: str,
     *,
@@ -90,23 +85,19 @@ def record(
     client: str | None = None,
     ip: str | None = None,
     details: dict[str, Any] | None = None,
-    commit: bool = True,
 ) -> AuditEvent:
-    """Append one event: one INSERT, no lock. Commits by default so it is never lost.
+    """Append one event to the caller's transaction: one INSERT, no lock, no read of
+    the chain head, never committed here.
 
-    With ``commit=False`` the event joins the caller's transaction (one commit for the
-    request, the event and the action it records stored or lost together). The sealer
-    chains it after that commit.
+    The event is kept or lost with the action it records: the request's, command's or
+    worker step's boundary commits both (``idp.services.database``); the sealer chains it
+    after that commit.
     """
     event = AuditEvent(created_at=utcnow(), event_type=event_type, outcome=outcome,
                        actor=actor, subject=subject, client=client, ip=ip,
                        details=details or {})
     db.session.add(event)
-    if commit:
-        db.session.flush()
-        seen = _snapshot(event)
-        db.session.commit()
-        event = seen
+    db.session.flush()  # its id is known to the hooks; the caller's boundary commits it
     for hook in current_app.extensions.get(_ON_RECORD, ()):
         try:
             hook(event)

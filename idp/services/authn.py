@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..errors import AccountDisabled, AccountLocked, AuthenticationFailed
-from ..extensions import db
 from ..models import User
 from . import audit, mfa, passwords, throttle, users
 
@@ -80,7 +79,6 @@ def _password_passed(user: User, password: str, ip: str, held: bool = False) -> 
     if passwords.needs_rehash(user.password_hash):
         # The argon2 parameters changed: store the hash with the new ones.
         user.password_hash = passwords.hash_password(password)
-        db.session.commit()
     audit.record("login.password", subject=user.username, ip=ip,
                  details={"held": True} if held else None)
 

@@ -27,6 +27,7 @@ from ..extensions import db
 from ..models import Client, LogoutDelivery, utcnow
 from ..models._base import random_id
 from . import audit, keys, outbound
+from .database import unit_of_work
 
 log = logging.getLogger("idp.logout")
 
@@ -94,27 +95,28 @@ def _due_query(ids: Iterable[int] | None, limit: int):
 def claim(ids: Iterable[int] | None = None, limit: int = BATCH) -> list[int]:
     """Claim up to ``limit`` due rows (or only some of ``ids``) for this worker."""
     now = utcnow()
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Rows another worker holds are skipped rather than waited for.
-        candidates = db.session.execute(
-            _due_query(ids, limit).with_for_update(skip_locked=True)
-        ).scalars().all()
-    else:
-        candidates = db.session.execute(_due_query(ids, limit)).scalars().all()
-        db.session.commit()  # no read lock held while we ask for the write lock
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if not postgresql:
+        with unit_of_work():  # no read lock held while we ask for the write lock
+            candidates = db.session.execute(_due_query(ids, limit)).scalars().all()
     claimed = []
-    for row_id in candidates:
-        # The conditional UPDATE is the claim on SQLite: writers are serialised, and
-        # the second one finds next_attempt_at already moved and changes nothing.
-        won = db.session.execute(
-            update(LogoutDelivery)
-            .where(LogoutDelivery.id == row_id, LogoutDelivery.status == "pending",
-                   LogoutDelivery.next_attempt_at <= now)
-            .values(next_attempt_at=now + LEASE, attempts=LogoutDelivery.attempts + 1)
-        ).rowcount
-        if won:
-            claimed.append(row_id)
-    db.session.commit()
+    with unit_of_work():  # the claim commits at once: other workers see the lease
+        if postgresql:
+            # Rows another worker holds are skipped rather than waited for.
+            candidates = db.session.execute(
+                _due_query(ids, limit).with_for_update(skip_locked=True)
+            ).scalars().all()
+        for row_id in candidates:
+            # The conditional UPDATE is the claim on SQLite: writers are serialised, and
+            # the second one finds next_attempt_at already moved and changes nothing.
+            won = db.session.execute(
+                update(LogoutDelivery)
+                .where(LogoutDelivery.id == row_id, LogoutDelivery.status == "pending",
+                       LogoutDelivery.next_attempt_at <= now)
+                .values(next_attempt_at=now + LEASE, attempts=LogoutDelivery.attempts + 1)
+            ).rowcount
+            if won:
+                claimed.append(row_id)
     return claimed
 
 
@@ -143,15 +145,23 @@ def _post(uri: str, token: str) -> str | None:
 
 
 def deliver(row_id: int) -> Outcome:
-    """Make one attempt for a claimed row and record its outcome."""
-    row = db.session.get(LogoutDelivery, row_id)
-    client = row.client
-    if client is None or not client.enabled:
-        error: str | None = "the client is disabled or deleted"
-    else:
-        uri, token = row.uri, logout_token(client, sid=row.sid, sub=row.sub)
-        db.session.commit()  # hold no transaction open while the client answers
-        error = _post(uri, token)
+    """Make one attempt for a claimed row and record its outcome.
+
+    Two units of work, and none open while the client answers: read the row and sign
+    the token; then record the outcome and its audit event together.
+    """
+    with unit_of_work():
+        row = db.session.get(LogoutDelivery, row_id)
+        client = row.client
+        send = client is not None and client.enabled
+        if send:
+            uri, token = row.uri, logout_token(client, sid=row.sid, sub=row.sub)
+    error = _post(uri, token) if send else "the client is disabled or deleted"
+    with unit_of_work():
+        return _record(row, client, error)
+
+
+def _record(row: LogoutDelivery, client: Client | None, error: str | None) -> Outcome:
     now = utcnow()
     cfg = current_app.config
     if error is None:
@@ -168,11 +178,10 @@ def deliver(row_id: int) -> Outcome:
     db.session.flush()
     audit.record(
         "logout.delivery", outcome="success" if error is None else "failure",
-        subject=row.sub, client=client.client_id if client else None, commit=False,
+        subject=row.sub, client=client.client_id if client else None,
         details={"sid": row.sid, "attempt": row.attempts, "status": row.status,
                  **({"error": error} if error else {})},
     )
-    db.session.commit()
     if error:
         log.info("back-channel logout %s attempt %s: %s", row.id, row.attempts, error)
     return Outcome(row.id, row.status, row.attempts, error)

@@ -165,14 +165,26 @@ def create_client(
     for role_name in roles or []:
         client.roles.append(Role(name=role_name))
     db.session.add(client)
-    db.session.commit()
+    db.session.flush()
     return client, secret
 
 
-def get_client(client_id: str) -> Client:
-    client = db.session.execute(
+def find_client(client_id: str | None) -> Client | None:
+    """The client registered as ``client_id``, enabled or not; None if there is none.
+
+    The one lookup by ``client_id``: the protocol endpoints, registration, the console,
+    the API, self-service and the CLI all find clients here.
+    """
+    if not client_id:
+        return None
+    return db.session.execute(
         select(Client).where(Client.client_id == client_id)
     ).scalar_one_or_none()
+
+
+def get_client(client_id: str) -> Client:
+    """The client registered as ``client_id``, or NotFound."""
+    client = find_client(client_id)
     if client is None:
         raise NotFound(_("No client application has the id %(id)s.", id=client_id))
     return client
@@ -190,7 +202,6 @@ def rotate_secret(client: Client, grace_seconds: int = 0) -> str:
         client.previous_secret_hash = None
         client.previous_secret_expires_at = None
     client.secret_hash = hash_secret(secret)
-    db.session.commit()
     return secret
 
 

@@ -27,8 +27,10 @@ class CodeRequest:
 
 
 def issue_code(client: Client, user: User, session: SsoSession, bound: CodeRequest, *,
-               commit: bool = True, code: str | None = None) -> str:
-    """Store a new code (its hash) and return the code itself. Commits unless told not to."""
+               code: str | None = None) -> str:
+    """Store a new code (its hash) and return the code itself (not committed).
+
+    ``code`` is the value Authlib generated, when called from its storage hook."""
     code = code or new_secret(32)
     now = utcnow()
     db.session.add(AuthorizationCode(
@@ -41,8 +43,6 @@ def issue_code(client: Client, user: User, session: SsoSession, bound: CodeReque
         # RFC 6749 §4.1.2: short-lived; the lifetime comes from IDP_TOKEN_CODE_TTL.
         expires_at=now + timedelta(seconds=current_app.config["TOKEN_CODE_TTL"]),
     ))
-    if commit:
-        db.session.commit()
     return code
 
 

@@ -33,8 +33,7 @@ def grant_consent(user: User, client: Client, scopes: Iterable[str], *, ip: str 
     consent.scope = " ".join(merged)
     consent.granted_at = utcnow()
     audit.record("consent.granted", actor=user.username, subject=user.sub,
-                 client=client.client_id, ip=ip, details={"scope": consent.scope}, commit=False)
-    db.session.commit()
+                 client=client.client_id, ip=ip, details={"scope": consent.scope})
     return consent
 
 
@@ -51,8 +50,7 @@ def withdraw_consent(user: User, client: Client) -> bool:
     consent = find_consent(user, client)
     if consent is not None:
         db.session.delete(consent)
-    count = tokens.revoke_for_user_and_client(user, client, commit=False)
+    count = tokens.revoke_for_user_and_client(user, client)
     audit.record("consent.withdrawn", actor=user.username, subject=user.sub,
-                 client=client.client_id, details={"tokens_revoked": count}, commit=False)
-    db.session.commit()
+                 client=client.client_id, details={"tokens_revoked": count})
     return consent is not None

@@ -153,9 +153,7 @@ def import_staff(content: bytes, actor: Actor) -> tuple[Parsed, list[dict[str, s
                             "temporary_password": temporary})
         db.session.flush()
         log(actor, "user.imported", details={"count": len(created),
-                                             "usernames": [c["username"] for c in created][:1000]},
-            commit=False)
-        db.session.commit()
+                                             "usernames": [c["username"] for c in created][:1000]})
     except Exception:
         db.session.rollback()
         raise

@@ -31,6 +31,7 @@ from ..models import (
     utcnow,
 )
 from . import audit, throttle
+from .database import unit_of_work
 
 # Batches of one kind run per call at most; what is left waits for the next call, so
 # that one call never holds the worker for long.
@@ -49,11 +50,11 @@ def _purge(model: Any, condition: Any, batch_size: int) -> int:
     """Delete the rows matching ``condition`` batch by batch; return how many went."""
     total = 0
     for _ in range(MAX_BATCHES):
-        deleted = db.session.execute(
-            delete(model).where(model.id.in_(_ids(model, condition, batch_size).scalar_subquery()))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        db.session.commit()
+        with unit_of_work():  # one batch, one short transaction: locks are held briefly
+            deleted = db.session.execute(
+                delete(model).where(model.id.in_(_ids(model, condition, batch_size).scalar_subquery()))
+                .execution_options(synchronize_session=False)
+            ).rowcount
         total += deleted
         if deleted < batch_size:
             break
@@ -64,24 +65,26 @@ def _purge_sessions(before: datetime, batch_size: int) -> int:
     """Delete sessions ended before ``before``, detaching what still points at them."""
     total = 0
     for _ in range(MAX_BATCHES):
-        ids = db.session.execute(
-            _ids(SsoSession, SsoSession.ended_at < before, batch_size)
-        ).scalars().all()
-        if not ids:
-            db.session.commit()
-            break
-        # Explicit rather than ON DELETE: SQLite does not enforce foreign keys by default.
-        for model in (Token, AuthorizationCode):
-            db.session.execute(update(model).where(model.session_id.in_(ids))
-                               .values(session_id=None).execution_options(synchronize_session=False))
-        db.session.execute(delete(SessionClient).where(SessionClient.session_id.in_(ids))
-                           .execution_options(synchronize_session=False))
-        total += db.session.execute(delete(SsoSession).where(SsoSession.id.in_(ids))
-                                    .execution_options(synchronize_session=False)).rowcount
-        db.session.commit()
+        with unit_of_work():  # one batch, one short transaction
+            ids = db.session.execute(
+                _ids(SsoSession, SsoSession.ended_at < before, batch_size)
+            ).scalars().all()
+            if ids:
+                total += _delete_sessions(ids)
         if len(ids) < batch_size:
             break
     return total
+
+
+def _delete_sessions(ids: list[int]) -> int:
+    # Explicit rather than ON DELETE: SQLite does not enforce foreign keys by default.
+    for model in (Token, AuthorizationCode):
+        db.session.execute(update(model).where(model.session_id.in_(ids))
+                           .values(session_id=None).execution_options(synchronize_session=False))
+    db.session.execute(delete(SessionClient).where(SessionClient.session_id.in_(ids))
+                       .execution_options(synchronize_session=False))
+    return db.session.execute(delete(SsoSession).where(SsoSession.id.in_(ids))
+                              .execution_options(synchronize_session=False)).rowcount
 
 
 def _stale_counter_condition(now: datetime) -> Any:
@@ -108,7 +111,7 @@ def _summarise_refusals(rows: list[ThrottleCounter]) -> None:
             user = db.session.get(User, int(key[5:]))
             subject = user.username if user else None
         audit.record("login.refused", outcome="failure", actor="system", subject=subject,
-                     ip=key[3:] if key.startswith("ip:") else None, commit=False,
+                     ip=key[3:] if key.startswith("ip:") else None,
                      details={"reason": reason, "key": key, "count": row.failures,
                               "since": row.window_started_at.isoformat(timespec="seconds")})
 
@@ -121,16 +124,14 @@ def _purge_counters(now: datetime, batch_size: int) -> int:
                  .order_by(ThrottleCounter.key).limit(batch_size))
         if db.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = db.session.execute(query).scalars().all()
-        if not rows:
-            db.session.commit()
-            break
-        _summarise_refusals(rows)
-        keys = [row.key for row in rows]
-        total += db.session.execute(
-            delete(ThrottleCounter).where(ThrottleCounter.key.in_(keys))
-            .execution_options(synchronize_session=False)).rowcount
-        db.session.commit()  # the summaries and the deletion together
+        with unit_of_work():  # the summaries and the deletion together
+            rows = db.session.execute(query).scalars().all()
+            if rows:
+                _summarise_refusals(rows)
+                keys = [row.key for row in rows]
+                total += db.session.execute(
+                    delete(ThrottleCounter).where(ThrottleCounter.key.in_(keys))
+                    .execution_options(synchronize_session=False)).rowcount
         if len(rows) < batch_size:
             break
     return total

@@ -62,7 +62,7 @@ def ensure_keys() -> list[SigningKey]:
         for state in ("active", "next"):
             if state not in states:
                 created.append(create_key(alg, state))
-    db.session.commit()
+    db.session.flush()
     invalidate_cache()
     return created
 
@@ -101,7 +101,7 @@ def rotate(alg: str | None = None, *, force: bool = False) -> list[SigningKey]:
         nxt.activated_at = now
         create_key(each, "next")
         promoted.append(nxt)
-    db.session.commit()
+    db.session.flush()
     invalidate_cache()
     return promoted
 

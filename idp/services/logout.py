@@ -50,7 +50,7 @@ def queue_backchannel(session: SsoSession, reason: str) -> list[LogoutDelivery]:
 def audit_session_end(session: SsoSession, reason: str) -> None:
     """Every end of a session is an audit event (logout, timeout, admin, everywhere)."""
     audit.record(
-        "session.ended", subject=session.user.sub, commit=False,
+        "session.ended", subject=session.user.sub,
         details={"sid": session.sid, "reason": reason,
                  "clients": sorted(j.client.client_id for j in session.clients)},
     )

@@ -24,6 +24,7 @@ from sqlalchemy import delete, select, update
 from ..extensions import db
 from ..models import OutgoingMail, utcnow
 from .crypto import decrypt, encrypt
+from .database import unit_of_work
 
 log = logging.getLogger("idp.mail")
 
@@ -57,20 +58,20 @@ def _claim(limit: int) -> list[int]:
              .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id).limit(limit))
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    candidates = db.session.execute(query).scalars().all()
-    db.session.commit()
+    with unit_of_work():
+        candidates = db.session.execute(query).scalars().all()
     claimed = []
-    for row_id in candidates:
-        # The conditional UPDATE is the claim: of two workers, one moves the row.
-        won = db.session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id == row_id, OutgoingMail.status == "pending",
-                   OutgoingMail.next_attempt_at <= now)
-            .values(next_attempt_at=now + LEASE, attempts=OutgoingMail.attempts + 1)
-        ).rowcount
-        if won:
-            claimed.append(row_id)
-    db.session.commit()
+    with unit_of_work():  # the claim commits at once: other workers see the lease
+        for row_id in candidates:
+            # The conditional UPDATE is the claim: of two workers, one moves the row.
+            won = db.session.execute(
+                update(OutgoingMail)
+                .where(OutgoingMail.id == row_id, OutgoingMail.status == "pending",
+                       OutgoingMail.next_attempt_at <= now)
+                .values(next_attempt_at=now + LEASE, attempts=OutgoingMail.attempts + 1)
+            ).rowcount
+            if won:
+                claimed.append(row_id)
     return claimed
 
 
@@ -80,15 +81,20 @@ def send_due(limit: int = BATCH) -> list[Outcome]:
 
 
 def _deliver(row_id: int) -> Outcome:
-    row = db.session.get(OutgoingMail, row_id)
-    to, subject, body = row.recipient, row.subject, decrypt(row.body_encrypted or "")
-    db.session.commit()  # hold no transaction open while the mail server answers
+    with unit_of_work():  # none open while the mail server answers
+        row = db.session.get(OutgoingMail, row_id)
+        to, subject, body = row.recipient, row.subject, decrypt(row.body_encrypted or "")
     error = send_mail(to, subject, body)
+    with unit_of_work():
+        return _record(row, error)
+
+
+def _record(row: OutgoingMail, error: str | None) -> Outcome:
+    row_id = row.id
     cfg = current_app.config
     if error is None:
         # Sent: nothing of it is kept (the reset link inside is a secret).
         db.session.execute(delete(OutgoingMail).where(OutgoingMail.id == row_id))
-        db.session.commit()
         return Outcome(row_id, "sent")
     row.last_error = error[:500]
     if row.attempts >= cfg["MAIL_MAX_ATTEMPTS"]:
@@ -96,7 +102,6 @@ def _deliver(row_id: int) -> Outcome:
     else:
         delay = cfg["MAIL_RETRY_BASE"] * 2 ** max(row.attempts - 1, 0)
         row.next_attempt_at = utcnow() + timedelta(seconds=min(delay, 3600))
-    db.session.commit()
     log.info("mail %s attempt %s: %s", row_id, row.attempts, error)
     return Outcome(row_id, row.status, error)
 

@@ -104,7 +104,6 @@ def enrol(user: User, secret: str, code: str, *, keep: SsoSession | None = None)
     db.session.add(TotpCredential(user_id=user.id, secret_encrypted=encrypt(secret),
                                   confirmed_at=utcnow(), last_used_step=step))
     codes = _replace_recovery_codes(user)
-    db.session.commit()
     ended = end_other_sessions(user, keep, "mfa_enrol")
     audit.record("mfa.enrol", subject=user.username, details={"sessions_ended": ended})
     return codes
@@ -154,7 +153,6 @@ def _spend_step(credential: TotpCredential, step: int) -> bool:
                    TotpCredential.last_used_step < step))
         .values(last_used_step=step)
     ).rowcount
-    db.session.commit()
     return won == 1
 
 
@@ -173,7 +171,6 @@ def _spend_recovery_code(user_id: int, code: str) -> bool:
                RecoveryCode.used_at.is_(None))
         .values(used_at=utcnow())
     ).rowcount
-    db.session.commit()
     return used == 1
 
 
@@ -259,5 +256,4 @@ def remove(user: User) -> None:
     """Forget the user's second factor and recovery codes."""
     db.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    audit.record("mfa.remove", subject=user.username, commit=False)
-    db.session.commit()
+    audit.record("mfa.remove", subject=user.username)

@@ -63,11 +63,10 @@ def request_reset(email: str, link_for: Callable[[str], str], *, ip: str = "") -
         _roll_back(savepoint)
         reason = "disabled" if user is not None and "@" in email else "unknown_email"
         audit.record("password.reset_request", outcome="failure", subject=subject, ip=ip,
-                     details={"reason": reason}, commit=False)
+                     details={"reason": reason})
     else:
-        audit.record("password.reset_request", subject=user.username, ip=ip, commit=False)
-    # One commit: the link, its mail and the audit event together.
-    db.session.commit()
+        audit.record("password.reset_request", subject=user.username, ip=ip)
+    # The request's one commit keeps the link, its mail and the audit event together.
     return known
 
 
@@ -116,7 +115,9 @@ def reset_password(token: str, password: str, *, ip: str = "") -> User:
     if spent != 1:  # another request spent it first
         db.session.rollback()
         raise InvalidInput(_("This link is not valid any more. Ask for a new one."))
-    users.set_password(user, password)  # commits; the user's other links die with this one
+    # One unit of work (the request's): the password, the ended sessions, the revoked
+    # tokens and the audit event are kept together or not at all.
+    users.set_password(user, password)  # the user's other links die with this one
     ended = sessions.end_all_sessions(user, "password_reset")
     tokens.revoke_for_user(user)
     if throttle.is_locked(throttle.user_key(user, user.username)):

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Client, InitialAccessToken, User, utcnow
-from . import admin_clients
+from . import admin_clients, clients
 from .admin_audit import Actor, log
 from .admin_fields import FieldErrors
 from .crypto import hash_secret, new_secret, secret_matches
@@ -192,7 +192,7 @@ def register(meta: dict[str, Any], initial_token: str, ip: str | None = None) ->
     client.pkce_required = _pkce_required(meta, auth)
     token = new_secret(32)
     client.registration_token_hash = hash_secret(token)
-    db.session.commit()
+    db.session.flush()
     body = response_body(client)
     body.update(registration_access_token=token, client_id_issued_at=int(client.created_at.timestamp()))
     if secret:
@@ -224,7 +224,7 @@ def response_body(client: Client) -> dict[str, Any]:
 
 def authenticate(client_id: str, token: str) -> Client:
     """RFC 7592 §2: the registration access token grants access to its own client only."""
-    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
+    client = clients.find_client(client_id)
     if client is None or not secret_matches(token or "", client.registration_token_hash):
         # Same answer for an unknown client and a wrong token (RFC 7592 §2.1: 401).
         raise BadToken(_("The registration access token is not valid for this client."))
@@ -238,7 +238,7 @@ def replace(client: Client, meta: dict[str, Any], ip: str | None = None) -> dict
     """RFC 7592 §2.2: the request replaces every metadata value; client_id must match."""
     if not isinstance(meta, dict) or meta.get("client_id") != client.client_id:
         raise RegistrationError("invalid_client_metadata", _("client_id must match the client."))
-    if "client_secret" in meta and not admin_clients.clients.check_secret(client, str(meta["client_secret"])):
+    if "client_secret" in meta and not clients.check_secret(client, str(meta["client_secret"])):
         raise RegistrationError("invalid_client_metadata", _("client_secret does not match."))
     data, auth = _input(meta)
     if auth != client.token_endpoint_auth_method or data["client_type"] != client.client_type:
@@ -256,11 +256,10 @@ def replace(client: Client, meta: dict[str, Any], ip: str | None = None) -> dict
         db.session.rollback()
         _raise_rfc7591(error)
     client.pkce_required = _pkce_required(meta, auth)
-    db.session.commit()
+    db.session.flush()
     return response_body(client)
 
 
 def remove(client: Client, ip: str | None = None) -> None:
     """RFC 7592 §2.3: deprovision the client; its tokens stop working."""
     admin_clients.delete_client(client, Actor(name=f"registration:{client.client_id}", ip=ip))
-    db.session.commit()

@@ -34,10 +34,10 @@ def init_app(app: Flask, *, on_end: Iterable[SessionEndHook]) -> None:
 
 
 def create_session(user: User, *, amr: list[str], acr: str | None, ip: str = "",
-                   user_agent: str = "", commit: bool = True) -> tuple[SsoSession, str]:
+                   user_agent: str = "") -> tuple[SsoSession, str]:
     """Start a session; returns it and the cookie value (a new id at every sign-in).
 
-    With ``commit=False`` the row is flushed (its ``sid`` is known) for the caller to commit.
+    The row is flushed (its ``sid`` is known) for the caller's boundary to commit.
     """
     now = utcnow()
     cookie = new_secret(32)
@@ -48,10 +48,7 @@ def create_session(user: User, *, amr: list[str], acr: str | None, ip: str = "",
     )
     user.last_login_at = now
     db.session.add(session)
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
+    db.session.flush()
     return session, cookie
 
 
@@ -97,7 +94,6 @@ def find_session(cookie: str | None, *, touch: bool = True) -> SsoSession | None
     now = utcnow()
     if touch and now - session.last_seen_at > TOUCH_EVERY:
         session.last_seen_at = now
-        db.session.commit()
     return session
 
 
@@ -106,10 +102,9 @@ def upgrade_session(session: SsoSession, *, amr: list[str], acr: str | None) -> 
     session.amr = sorted(set(session.amr or []) | set(amr))
     session.acr = acr
     session.last_seen_at = utcnow()
-    db.session.commit()
 
 
-def join(session: SsoSession, client_pk: int, *, commit: bool = True) -> None:
+def join(session: SsoSession, client_pk: int) -> None:
     """Remember that a client received tokens in this session (for single logout)."""
     exists = db.session.execute(
         select(SessionClient.id).where(
@@ -118,8 +113,6 @@ def join(session: SsoSession, client_pk: int, *, commit: bool = True) -> None:
     ).first()
     if not exists:
         db.session.add(SessionClient(session_id=session.id, client_id=client_pk))
-        if commit:
-            db.session.commit()
 
 
 def end_session(session: SsoSession, reason: str) -> bool:
@@ -131,8 +124,7 @@ def end_session(session: SsoSession, reason: str) -> bool:
         .where(SsoSession.id == session.id, SsoSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason)
     ).rowcount
-    if not ended:
-        db.session.rollback()
+    if not ended:  # another request ended it first; the caller's other work stands
         return False
     db.session.execute(
         update(Token)
@@ -150,7 +142,6 @@ def end_session(session: SsoSession, reason: str) -> bool:
     # a session never ends without its logouts queued, even if the process dies.
     for hook in current_app.extensions.get(_ON_END, ()):
         hook(session, reason)
-    db.session.commit()
     return True
 
 

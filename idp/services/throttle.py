@@ -315,7 +315,8 @@ def _mirror_lock(account: str, until: datetime | None) -> None:
         db.session.execute(
             update(User).where(User.id == int(account[5:])).values(locked_until=until)
         )
-        db.session.commit()
+        if until is not None:
+            db.session.commit()  # a lock survives a rollback (see DatabaseStore.incr)
 
 
 def unlock_user(user: User, actor: str, *, second_factor: bool = True) -> bool:

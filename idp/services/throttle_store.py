@@ -63,6 +63,12 @@ class DatabaseStore:
             },
         ).returning(table.c.failures)
         failures = db.session.execute(stmt).scalar_one()
+        # The one commit outside a boundary (docs/adr/0001, "Transaction boundaries"): a
+        # failure must stay counted even when the request that failed rolls back, or an
+        # attacker who makes the request end in an error guesses without limit. The
+        # counter is written through the request's session (a second connection would
+        # wait on SQLite's one writer, which this session may hold), at the start of the
+        # checks, before the request has written anything it would not keep.
         db.session.commit()
         return failures
 
@@ -70,11 +76,12 @@ class DatabaseStore:
         db.session.execute(
             update(ThrottleCounter).where(ThrottleCounter.key == key).values(locked_until=until)
         )
-        db.session.commit()
+        db.session.commit()  # a lock survives a rollback, as the failure counts do (see incr)
 
     def clear(self, key: str) -> None:
+        # Lifting a lock is part of the action that lifts it (a sign-in, an unlock, a
+        # reset): it joins that action's transaction.
         db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
-        db.session.commit()
 
 
 class RedisStore:

@@ -254,11 +254,8 @@ def _revoke_where(*conditions) -> int:
     ).rowcount
 
 
-def revoke_for_user_and_client(user: User, client: Client, *, commit: bool = True) -> int:
-    count = _revoke_where(Token.user_id == user.id, Token.client_id == client.id)
-    if commit:
-        db.session.commit()
-    return count
+def revoke_for_user_and_client(user: User, client: Client) -> int:
+    return _revoke_where(Token.user_id == user.id, Token.client_id == client.id)
 
 
 def revoke_for_user(user: User) -> int:

@@ -65,7 +65,7 @@ def create_department(code: str, name: str, parent_code: str | None = None) -> O
     parent = get_department(parent_code) if parent_code else None
     unit = OrgUnit(code=code, name=name.strip(), parent=parent)
     db.session.add(unit)
-    db.session.commit()
+    db.session.flush()
     return unit
 
 
@@ -120,7 +120,7 @@ def create_user(
     )
     user.roles = list(roles or [])
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user, made
 
 
@@ -138,9 +138,3 @@ def set_password(user: User, password: str, *, temporary: bool = False,
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
         .values(used_at=utcnow())
     )
-    db.session.commit()
-
-
-def disable_user(user: User) -> None:
-    user.status = "disabled"
-    db.session.commit()

@@ -73,7 +73,7 @@ def test_disable_ends_sessions_and_enable(client, csrf, sign_in_as, user, sso_lo
     assert _post(client, csrf, f"/admin/staff/{user.id}/enabled", {"enabled": "0"}).status_code == 302
     db.session.refresh(user)
     db.session.refresh(other)
-    assert user.status == "disabled" and other.end_reason == "admin_revoked"
+    assert user.status == "disabled" and other.end_reason == "disabled"  # the same from console, API and CLI
     _post(client, csrf, f"/admin/staff/{user.id}/enabled", {"enabled": "1"})
     db.session.refresh(user)
     assert user.status == "active"

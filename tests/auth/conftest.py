@@ -13,6 +13,7 @@ from email.message import EmailMessage
 import pyotp
 import pytest
 
+from idp.extensions import db
 from tests.conftest import PASSWORD  # noqa: F401  (re-exported for the tests)
 
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -98,6 +99,7 @@ def phone(app, user) -> Phone:
     secret = mfa.new_secret()
     codes = mfa.enrol(user, secret, code_at(secret, -1))
     assert codes is not None
+    db.session.commit()  # the test is the boundary for what it sets up by hand
     return Phone(secret, codes)
 
 

@@ -82,6 +82,7 @@ def test_concurrent_use_of_one_code_wins_once(app, phone, user):
         with app.app_context():
             barrier.wait(timeout=30)
             results.append(mfa.verify_totp(db.session.get(model, user_id), code))
+            db.session.commit()  # each thread is a request: its boundary commits
             db.session.remove()
 
     threads = [threading.Thread(target=use) for _ in range(6)]

@@ -139,3 +139,30 @@ def test_reset_ends_sessions_of_the_browser_too(browser, mailbox, user, sso_logi
                                        "confirm_password": NEW}, page=link)
     assert browser.sso_cookie() is None
     assert SsoSession.query.filter(SsoSession.ended_at.is_(None)).count() == 0
+
+
+def test_a_reset_that_fails_half_way_leaves_nothing_behind(app, browser, mailbox, user, sso_login,
+                                                          monkeypatch):
+    """One unit of work: the password, the ended sessions and the audit event together."""
+    from idp.services import sessions
+
+    other = sso_login(user)
+    _ask(browser, "an.nguyen@example.gov.vn")
+    link = _link(mailbox)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the database went away while sessions were ending")
+
+    monkeypatch.setattr(sessions, "end_all_sessions", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as production does
+    failed = browser.submit("/password/reset", {"token": link.split("token=")[1],
+                                                "new_password": NEW, "confirm_password": NEW},
+                            page=link)
+    assert failed.status_code == 500
+    db.session.expire_all()
+    assert AuditEvent.query.filter_by(event_type="password.reset").count() == 0
+    assert db.session.get(SsoSession, other.id).ended_at is None
+    assert browser.get(link).status_code == 200  # the link was not spent either
+    monkeypatch.undo()
+    assert browser.login("an.nguyen", NEW).status_code == 401
+    assert browser.login("an.nguyen", PASSWORD).status_code == 302

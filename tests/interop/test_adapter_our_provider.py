@@ -59,7 +59,10 @@ def op_browser(app, user) -> requests.Session:
     """A browser with a live SSO session at the provider (the sign-in page is tested elsewhere)."""
     from idp.services import sessions
 
+    from idp.extensions import db
+
     _session, cookie = sessions.create_session(user, amr=["pwd"], acr="urn:idp:acr:pwd")
+    db.session.commit()  # the live server reads it on its own connection
     http = requests.Session()
     http.cookies.set(app.config["SSO_COOKIE_NAME"], cookie, domain="127.0.0.1")
     return http

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
+from idp.extensions import db
 from logout_kit import Receiver
 
 
@@ -29,6 +31,7 @@ def make_rp(app):
             backchannel_logout_uri=backchannel, frontchannel_logout_uri=frontchannel,
             trusted=True, **extra,
         )
+        db.session.commit()  # the test is the boundary for what it sets up by hand
         return row
 
     return make

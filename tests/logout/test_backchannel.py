@@ -26,6 +26,7 @@ def joined(user, sso_login, make_rp, receiver):
     rp = make_rp("mail", backchannel=receiver.uri)
     session = sso_login(user)
     sessions.join(session, rp.id)
+    db.session.commit()
     return session
 
 
@@ -219,6 +220,7 @@ def test_a_slow_client_times_out_without_holding_up_the_others(app, user, sso_lo
 
 def test_a_fresh_app_on_the_same_database_delivers_pending_rows(app, config, joined, receiver):
     sessions.end_session(joined, "rp_logout")  # the provider "stops" before delivering
+    db.session.commit()
     receiver.start()
     restarted = create_app(config)
     assert Worker(restarted).run_once() == 1
@@ -247,6 +249,7 @@ def test_two_workers_deliver_each_row_exactly_once(app, user, sso_login, make_rp
         for rp in rps:
             sessions.join(session, rp.id)
         sessions.end_session(session, "everywhere")
+    db.session.commit()
     assert len(_rows()) == 24
 
     barrier = threading.Barrier(2)

@@ -92,10 +92,12 @@ def test_inline_worker_delivers_without_a_worker_process(app, client, user, sso_
                                                         receiver):
     session = sso_login(user)
     sessions.join(session, mail.id)
+    db.session.commit()
     client.get("/end_session", query_string={"lang": "en"})  # the first request starts it
     worker = app.extensions["idp_inline_worker"]
     try:
         sessions.end_session(session, "admin")
+        db.session.commit()  # the worker thread reads the outbox on its own connection
         receiver.start()
         assert len(receiver.wait_for(1, timeout=8)) == 1
     finally:

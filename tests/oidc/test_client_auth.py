@@ -13,6 +13,8 @@ import uuid
 import pytest
 from joserfc import jwt
 
+from idp.extensions import db
+
 from tests.oidc.conftest import basic
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -88,6 +90,7 @@ def test_rotated_secret_works_during_grace(client, confidential_client):
 
     old = confidential_client.client_secret
     new = clients.rotate_secret(confidential_client.row, grace_seconds=60)
+    db.session.commit()  # the test is the boundary for what it does by hand
     assert _cc(client, headers=basic("docs", old)).get_json()["error"] == "invalid_grant"
     assert _cc(client, headers=basic("docs", new)).get_json()["error"] == "invalid_grant"
 

@@ -82,6 +82,7 @@ def test_conflicts_fail_the_whole_import_or_are_skipped(app, other_app, director
     document = transfer.export_document()
     with other_app.app_context():
         users.create_department("VP", "Văn phòng (already here)")
+        db.session.commit()
         before = {m.__name__: m.query.count() for m in (OrgUnit, Client, User)}
         with pytest.raises(Exception) as refused:
             transfer.import_document(document, on_conflict="fail")
@@ -114,6 +115,7 @@ def test_backup_copies_a_live_sqlite_database(tmp_path, config):
     with app.app_context():
         db.create_all()
         users.create_department("BO", "Bộ Nội vụ")
+        db.session.commit()
         writer = sqlite3.connect(tmp_path / "live.sqlite3")
         writer.execute("BEGIN IMMEDIATE")  # a write in progress while the backup runs
         writer.execute("INSERT INTO org_units (code, name, mfa_required, created_at) "

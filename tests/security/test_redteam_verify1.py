@@ -164,8 +164,8 @@ def test_every_operation_on_an_account_passes_the_guard():
             # set_roles guards through check_roles, which the API also runs before a PATCH.
             assert "guard(user, actor," in source or "check_roles(user," in source, name
             checked.append(name)
-    assert sorted(checked) == ["check_roles", "end_sessions", "reset_mfa", "reset_password",
-                               "set_enabled", "set_roles", "unlock", "update"]
+    assert sorted(checked) == ["check_roles", "disable", "enable", "end_sessions", "reset_mfa",
+                               "reset_password", "set_roles", "unlock", "update"]
 
 
 # --- #1b an ordinary client given admin.* afterwards --------------------------------------

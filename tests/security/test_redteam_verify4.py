@@ -44,6 +44,7 @@ def _sign_out_during(app, monkeypatch, module, name: str, session_id: int) -> th
         with app.app_context():
             session = db.session.get(SsoSession, session_id)
             sessions.end_session(session, "logout")
+            db.session.commit()  # the logout request's boundary
             db.session.remove()
         ended.set()
 

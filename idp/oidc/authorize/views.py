@@ -24,7 +24,7 @@ def issue(req: AuthRequest) -> Response:
         redirect_uri=req.redirect_uri, scope=" ".join(req.scopes), nonce=req.get("nonce"),
         code_challenge=req.get("code_challenge"),
         code_challenge_method=req.get("code_challenge_method"), claims=req.claims,
-    ), commit=False)
+    ))
     # One commit for the code and its audit event.
     audit.record("code.issued", actor=user.username, subject=user.sub,
                  client=req.client.client_id, ip=request.remote_addr or "",
