@@ -46,9 +46,11 @@ def test_upgrade_numbers_the_old_chain_and_downgrade_needs_it_sealed(config, cap
             database.upgrade()
             assert audit.verify_chain() == (3, None, "")
             audit.record("test.new")
+            db.session.commit()
             assert audit.seal(force_checkpoint=True).sealed == 1
             assert audit.verify().ok
             audit.record("test.unsealed")
+            db.session.commit()
             db.session.remove()
             with pytest.raises(SystemExit):  # Flask-Migrate logs the error and exits
                 downgrade(directory=str(database.MIGRATIONS), revision="0002_tokens")

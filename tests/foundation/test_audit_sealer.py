@@ -19,6 +19,7 @@ WAIT = 20  # seconds: far beyond what an unblocked write takes, even on a loaded
 def _events(n: int, actor: str = "an.nguyen") -> None:
     for i in range(n):
         audit.record("test.event", actor=actor, details={"n": i})
+    db.session.commit()  # the caller's boundary, as a request's end
 
 
 def _postgresql_only() -> None:
@@ -95,7 +96,7 @@ def test_an_open_audit_write_on_one_node_does_not_block_another(app, client, ser
     def node_a() -> None:
         with app.app_context():
             try:
-                audit.record("token.issued", actor="node-a", commit=False)
+                audit.record("token.issued", actor="node-a")
                 db.session.flush()  # the INSERT is made; the transaction stays open
                 inserted.set()
                 finish.wait(WAIT * 3)

@@ -30,14 +30,21 @@ COMMITS = {
     ("idp/services/throttle_store.py", "incr"),
     ("idp/services/throttle_store.py", "hold"),
     ("idp/services/throttle.py", "_mirror_lock"),
+    # The audit sealer (idp worker, idp audit seal) runs outside any request: each batch of
+    # links, each checkpoint and the lease hand-over is its own transaction, so that another
+    # node's sealer sees the lease and the chain as soon as they are written.
+    ("idp/services/audit.py", "_seal_batch"),
+    ("idp/services/audit.py", "_checkpoint"),
+    ("idp/services/audit.py", "release"),
 }
 
 # Every refusal that must outlive the error response raised right after it.
 REFUSALS = {
     ("idp/oidc/assertions.py", "_remember_jti"),  # RFC 7523 §3: a jti is used once
     ("idp/oidc/client_auth.py", "_record"),  # ASVS 7.2.1: failed client authentication
-    ("idp/oidc/grants.py", "query_authorization_code"),  # RFC 6749 §4.1.2: code reuse
-    ("idp/oidc/grants.py", "_reused"),  # RFC 9700 §4.14.2: refresh token reuse
+    # RFC 6749 §4.1.2 code reuse and RFC 9700 §4.14.2 refresh token reuse: the revocation
+    # stays although the invalid_grant answer rolls back (grants._kept, both callers).
+    ("idp/oidc/grants.py", "_kept"),
     ("idp/services/admin_audit.py", "bearer_refused"),  # a refused bearer token
     ("idp/services/admin_clients.py", "guard"),  # an admin client is not the console's
     ("idp/services/admin_users.py", "guard"),  # nor is a global role's account
