@@ -77,7 +77,6 @@ class Worker:
                     purged = housekeeping.purge_expired(batch_size=500)
                     if any(purged.values()):
                         log.info("housekeeping deleted %s", purged)
-                self._seal()
                 attempted = 0
                 while not self.stopping.is_set():
                     outcomes = backchannel.deliver_due()
@@ -86,6 +85,7 @@ class Worker:
                         break
                 while not self.stopping.is_set() and len(mail.send_due()) == mail.BATCH:
                     pass  # a full batch: more may be due
+                self._seal()  # after the logouts: a backlog of events must not delay them
                 return attempted
             except Exception:  # the database may be down: log, wait, try again
                 log.exception("worker pass failed")
