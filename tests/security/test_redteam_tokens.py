@@ -292,7 +292,9 @@ def test_disabled_service_clients_token_no_longer_reads_the_admin_api(client, hr
     response = client.get("/api/admin/users", headers=bearer)
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="idp", error="invalid_token", '
+        'error_description="The access token was revoked."')
     _admin_sets_enabled(client, admin_api_token, "hr-sync", True)  # revoked for good
     assert client.get("/api/admin/users", headers=bearer).status_code == 401
 
@@ -304,7 +306,9 @@ def test_a_client_disabled_without_revocation_is_still_refused(client, hr_sync):
     db.session.commit()
     response = client.get("/api/admin/users", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and response.get_json()["error"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="idp", error="invalid_token", '
+        'error_description="The access token was revoked."')
 
 
 def test_user_tokens_of_a_disabled_client(flow, admin_api_token):
