@@ -7,14 +7,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from tests.clients.fake_op import DROP, FakeOP
-from tests.clients.sso_testkit import Browser
+from tests.support.fake_op import DROP, FakeOP
+from tests.support.relying_party import AppBrowser
 
 BCL = "/auth/backchannel-logout"
 
 
-def _signed_in(rp: Flask, op: FakeOP) -> Browser:
-    browser = Browser(rp.test_client(), op)
+def _signed_in(rp: Flask, op: FakeOP) -> AppBrowser:
+    browser = AppBrowser(rp.test_client(), op=op)
     browser.login()
     assert browser.client.get("/").text.startswith("Xin chào")
     return browser
@@ -62,7 +62,7 @@ def test_backchannel_logout_by_sub_ends_all_sessions_of_the_user(rp: Flask, op: 
 
 def test_backchannel_logout_accepts_an_unknown_signing_key_after_refreshing_jwks(rp: Flask, op: FakeOP) -> None:
     browser = _signed_in(rp, op)
-    from tests.clients.fake_op import _key
+    from tests.support.fake_op import _key
 
     op.key = _key("k2")  # the OP rotated its key after our JWKS was cached
     response = rp.test_client().post(BCL, data={"logout_token": op.logout_token("rp")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from logout_kit import Receiver
+from tests.support.net import Receiver
 
 
 @pytest.fixture

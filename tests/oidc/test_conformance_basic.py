@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.oidc.conftest import basic, decode_jwt, pkce_pair, query
+from tests.support.flow import decode_jwt, pkce_pair
+from tests.support.urls import query
 
 
 def _code(flow, **params):
@@ -220,10 +221,10 @@ def oidcc_ensure_registered_redirect_uri(ctx):
 
 
 def oidcc_server_client_secret_post(ctx):
-    from tests.conftest import _register
+    from tests.support.clients import register
 
     # The plan's test client sends no PKCE: registered so (RFC 9700 §2.1.1), it relies on nonce.
-    rp = _register("Post", client_type="web", client_id="post-rp", auth_method="client_secret_post",
+    rp = register("Post", client_type="web", client_id="post-rp", auth_method="client_secret_post",
                    redirect_uris=["https://post-rp.example/cb"], trusted=True, pkce_required=False)
     got = query(ctx.client.get("/authorize", query_string={
         "response_type": "code", "client_id": "post-rp", "redirect_uri": rp.redirect_uri,

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.oidc.conftest import decode_jwt, query
+from tests.support.flow import decode_jwt
+from tests.support.urls import query
 
 
 def _login_redirect(response) -> dict:

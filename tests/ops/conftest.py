@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from idp import create_app
 from idp.extensions import db
-from tests.conftest import _base_config, _worker_database_url
+from tests.support.config import base_config, worker_database_url
 
 
 def json_lines(err: str) -> list[dict]:
@@ -52,10 +52,10 @@ def scrape(client):
 def other_app(tmp_path, database_url, worker_id):
     """A second provider on its own empty database (the target of an import)."""
     if database_url:
-        url = _worker_database_url(os.environ["IDP_TEST_DATABASE_URL"], f"{worker_id}_other")
+        url = worker_database_url(os.environ["IDP_TEST_DATABASE_URL"], f"{worker_id}_other")
     else:
         url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
-    app = create_app(_base_config(url, str(tmp_path / "other")))
+    app = create_app(base_config(url, str(tmp_path / "other")))
     with app.app_context():
         db.drop_all()
         with db.engine.begin() as conn:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import PASSWORD
+from tests.support.constants import PASSWORD
 from tests.scale.cluster import Cluster, Node, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
