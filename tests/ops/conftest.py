@@ -1,10 +1,9 @@
-"""Fixtures for the operations tests: log capture, metric samples, a second database."""
+"""Fixtures for the operations tests: a metrics scrape, a second database (log and metric
+readers are in tests/support/observe.py)."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 
 import pytest
 from sqlalchemy import text
@@ -12,28 +11,6 @@ from sqlalchemy import text
 from idp import create_app
 from idp.extensions import db
 from tests.support.config import base_config, worker_database_url
-
-
-def json_lines(err: str) -> list[dict]:
-    """The JSON log lines in captured stderr (other output is ignored)."""
-    lines = []
-    for line in err.splitlines():
-        if line.startswith("{"):
-            lines.append(json.loads(line))
-    return lines
-
-
-def sample(body: str, name: str, **labels: str) -> float:
-    """The value of one sample in a Prometheus text exposition (0 when absent)."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in body.splitlines():
-        match = re.match(r"^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)$", line)
-        if not match or match.group(1) != name:
-            continue
-        found = ",".join(sorted((match.group(3) or "").split(","))) if match.group(3) else ""
-        if found == wanted:
-            return float(match.group(4))
-    return 0.0
 
 
 @pytest.fixture
