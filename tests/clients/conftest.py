@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from tests.support.fake_op import FakeOP
-from tests.support.relying_party import AppBrowser, build_rp, STAFF
+from tests.support.relying_party import STAFF, AppBrowser, build_rp
 
 
 @pytest.fixture(scope="session")

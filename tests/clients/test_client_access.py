@@ -1,8 +1,8 @@
 """login_required, require_role, the claims in current_user, and the CSRF guard."""
 from __future__ import annotations
 
-from tests.support.relying_party import AppBrowser
 from tests.support.fake_op import DROP, FakeOP
+from tests.support.relying_party import AppBrowser
 
 
 def test_login_required_redirects_anonymous_visitors(browser: AppBrowser) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from clients.idp_client import Settings, User
-from tests.support.urls import query as _query
 from tests.support.fake_op import DROP, FakeOP
-from tests.support.relying_party import AppBrowser, build_rp, STAFF
+from tests.support.relying_party import STAFF, AppBrowser, build_rp
+from tests.support.urls import query
 
 
 def _token(browser: AppBrowser) -> dict:
@@ -24,24 +24,24 @@ def _token(browser: AppBrowser) -> dict:
 # 1. offline_access needs prompt=consent (OIDC Core 11)
 
 def test_offline_access_is_asked_with_prompt_consent(browser: AppBrowser) -> None:
-    params = _query(browser.start_login())
+    params = query(browser.start_login())
     assert "offline_access" in params["scope"].split()
     assert params["prompt"] == "consent"
 
 
 def test_a_trusted_client_may_leave_prompt_consent_out(op: FakeOP, tmp_path: Path) -> None:
     app = build_rp(op, tmp_path, SSO_OFFLINE_ACCESS_CONSENT=False)
-    assert "prompt" not in _query(AppBrowser(app.test_client(), op=op).start_login())
+    assert "prompt" not in query(AppBrowser(app.test_client(), op=op).start_login())
 
 
 def test_no_prompt_consent_without_offline_access(op: FakeOP, tmp_path: Path) -> None:
     app = build_rp(op, tmp_path, SSO_SCOPE="openid profile email")
-    assert "prompt" not in _query(AppBrowser(app.test_client(), op=op).start_login())
+    assert "prompt" not in query(AppBrowser(app.test_client(), op=op).start_login())
 
 
 def test_an_app_passes_extra_authorization_parameters(op: FakeOP, tmp_path: Path) -> None:
     app = build_rp(op, tmp_path, SSO_AUTHORIZE_PARAMS={"ui_locales": "vi", "prompt": "login"})
-    params = _query(AppBrowser(app.test_client(), op=op).start_login())
+    params = query(AppBrowser(app.test_client(), op=op).start_login())
     assert params["ui_locales"] == "vi" and params["prompt"] == "login consent"
 
 
@@ -149,7 +149,7 @@ def test_roles_from_groups_and_department_from_a_string(op: FakeOP, tmp_path: Pa
     app = build_rp(op, tmp_path, SSO_SCOPE="openid profile groups offline_access",
                    SSO_ROLES_CLAIM="groups", SSO_DEPARTMENT_CLAIM="dept", SSO_TITLE_CLAIM="job")
     browser = AppBrowser(app.test_client(), op=op)
-    assert "roles" not in _query(browser.start_login())["scope"].split()
+    assert "roles" not in query(browser.start_login())["scope"].split()
     browser.login()
     assert browser.client.get("/private").text == "Trần Bình | Phòng Pháp chế | clerk,leader | Trưởng phòng"
 

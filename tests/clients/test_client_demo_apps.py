@@ -10,7 +10,7 @@ from flask import Flask
 
 from clients import docs_app, onestop, webmail
 from tests.support.fake_op import FakeOP
-from tests.support.relying_party import AppBrowser, STAFF
+from tests.support.relying_party import STAFF, AppBrowser
 
 URLS = {"DOCS_URL": "http://docs.test", "WEBMAIL_URL": "http://webmail.test", "ONESTOP_URL": "http://onestop.test"}
 

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.relying_party import AppBrowser
 from tests.support.fake_op import DROP, FakeOP
+from tests.support.relying_party import AppBrowser
+from tests.support.urls import query
 
 
 def test_login_redirect_has_pkce_state_and_nonce(browser: AppBrowser, op: FakeOP) -> None:
     url = browser.start_login("/private")
     parts = urlsplit(url)
-    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    params = query(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{op.issuer}/authorize"
     assert params["response_type"] == "code"
     assert params["client_id"] == "rp"
@@ -25,8 +26,8 @@ def test_login_redirect_has_pkce_state_and_nonce(browser: AppBrowser, op: FakeOP
 
 
 def test_each_login_uses_fresh_state_nonce_and_challenge(browser: AppBrowser) -> None:
-    first = parse_qs(urlsplit(browser.start_login()).query)
-    second = parse_qs(urlsplit(browser.start_login()).query)
+    first = query(browser.start_login())
+    second = query(browser.start_login())
     for name in ("state", "nonce", "code_challenge"):
         assert first[name] != second[name]
 
@@ -100,7 +101,7 @@ def test_callback_rejects_invalid_id_tokens(browser: AppBrowser, op: FakeOP, ove
 
 def test_provider_error_is_a_readable_page(browser: AppBrowser, op: FakeOP) -> None:
     authorize_url = browser.start_login()
-    state = parse_qs(urlsplit(authorize_url).query)["state"][0]
+    state = query(authorize_url)["state"]
     response = browser.client.get("/auth/callback", query_string={
         "error": "access_denied", "error_description": "The user declined.", "state": state, "iss": op.issuer})
     assert response.status_code == 400

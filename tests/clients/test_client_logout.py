@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
 from tests.support.fake_op import DROP, FakeOP
 from tests.support.relying_party import AppBrowser
+from tests.support.urls import query
 
 BCL = "/auth/backchannel-logout"
 
@@ -27,7 +28,7 @@ def test_rp_initiated_logout_redirects_to_end_session(rp: Flask, op: FakeOP) -> 
     response = browser.post("/auth/logout")
     assert response.status_code == 302
     parts = urlsplit(response.headers["Location"])
-    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    params = query(response.headers["Location"])
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{op.issuer}/end_session"
     assert params["id_token_hint"] == id_token
     assert params["post_logout_redirect_uri"] == "http://localhost/auth/logged-out"

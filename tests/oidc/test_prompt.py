@@ -36,11 +36,9 @@ def test_prompt_none_signed_in_issues_code(flow, signed_in):
 
 
 def _ticket(next_url: str):
-    from urllib.parse import parse_qs, urlsplit
-
     from idp.oidc.authorize.request import from_ticket
 
-    return from_ticket(parse_qs(urlsplit(next_url).query)["ticket"][0])
+    return from_ticket(query(next_url)["ticket"])
 
 
 def test_prompt_login_forces_sign_in_then_resumes_without_loop(flow, signed_in, client, user, sso_login):

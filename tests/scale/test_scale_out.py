@@ -25,8 +25,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from idp.services.keys import CACHE_SECONDS
-from tests.support.constants import PASSWORD
 from tests.scale.cluster import LOCKOUT_THRESHOLD, ClusterBrowser, Node
+from tests.support.constants import PASSWORD
 from tests.support.urls import query
 
 pytestmark = pytest.mark.live

@@ -18,7 +18,7 @@ from flask import Flask
 from clients import docs_app, onestop, webmail
 from clients.idp_client import is_local_path, local_path
 from tests.support.fake_op import FakeOP
-from tests.support.relying_party import AppBrowser, STAFF
+from tests.support.relying_party import STAFF, AppBrowser
 
 ORIGIN = "http://localhost"  # the Flask test client's origin
 EXACT = "/%09/evil.example/phish"  # the finding's request, as sent on the wire

@@ -278,7 +278,7 @@ def demo_op():
 @pytest.mark.parametrize("raw_next", BROWSER_NORMALISED)
 def test_browser_normalised_targets_stay_on_the_origin(raw_next: str, demo_op, tmp_path: Path):
     from clients import docs_app
-    from tests.support.relying_party import AppBrowser, STAFF
+    from tests.support.relying_party import STAFF, AppBrowser
 
     demo_op.reset()
     demo_op.user = {**STAFF, "roles": ["clerk"]}
