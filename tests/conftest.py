@@ -7,17 +7,18 @@ is set (each xdist worker gets its own database, created on first use).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from idp import create_app
 from idp.extensions import db
+from tests.support.clients import RegisteredClient, register
+from tests.support.config import base_config, worker_database_url
+from tests.support.constants import PASSWORD
 
-TEST_DATA_KEY = "5cJ9gHk8bX6p4Q1vM2zR7tW0yA3sD5fG8hJ1kL4nP6o="
-PASSWORD = "Sông Hồng chảy mãi 2026"
+# Fixtures that tests of several areas use (helpers are plain modules in tests/support).
+pytest_plugins = ["tests.support.fixtures"]
 
 # Named configuration presets (django-oauth-toolkit style), applied with the ``preset`` marker.
 PRESETS: dict[str, dict] = {
@@ -34,26 +35,12 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def _worker_database_url(base: str, worker: str) -> str:
-    """One PostgreSQL database per xdist worker, created when missing."""
-    parts = urlsplit(base)
-    name = f"{parts.path.lstrip('/') or 'test'}_{worker}"
-    # Connect to the maintenance database to create the worker's own one.
-    admin = create_engine(urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory, worker_id) -> str | None:
     base = os.environ.get("IDP_TEST_DATABASE_URL")
     if not base:
         return None
-    return _worker_database_url(base, worker_id)
+    return worker_database_url(base, worker_id)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +48,7 @@ def _pg_schema(database_url):
     """Create the PostgreSQL schema once per session; tests then truncate."""
     if database_url is None:
         return None
-    app = create_app(_base_config(database_url, "/tmp/idp-pg-schema"))
+    app = create_app(base_config(database_url, "/tmp/idp-pg-schema"))
     with app.app_context():
         db.drop_all()
         with db.engine.begin() as conn:
@@ -74,7 +61,7 @@ def _pg_schema(database_url):
 @pytest.fixture(scope="session")
 def _key_rows():
     """Signing keys generated once per session (RSA generation is slow) and reused."""
-    app = create_app(_base_config("sqlite://", "/tmp/idp-keys"))
+    app = create_app(base_config("sqlite://", "/tmp/idp-keys"))
     from idp.services import keys
 
     with app.app_context():
@@ -89,30 +76,9 @@ def _key_rows():
     return rows
 
 
-def _base_config(database_url: str | None, instance: str) -> dict:
-    return {
-        "TESTING": True,
-        "ENV": "development",
-        "INSTANCE_PATH": instance,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "test-secret-key",
-        "DATA_KEY": TEST_DATA_KEY,
-        "AUDIT_KEY": "test-audit-key",
-        "WTF_CSRF_ENABLED": True,
-        # Cheap hashing for speed; the OWASP parameters are tested with the preset.
-        "ARGON2_MEMORY_KIB": 1024,
-        "ARGON2_TIME_COST": 1,
-        # Tests send many requests from one address; the ``ratelimits`` preset turns them on.
-        "RATELIMIT_ENABLED": False,
-        # No background threads unless a test asks (the worker's passes are called by hand).
-        "LOGOUT_INLINE_WORKER": False,
-        "LOGOUT_IMMEDIATE": False,
-    }
-
-
 @pytest.fixture
 def config(request, tmp_path, database_url) -> dict:
-    cfg = _base_config(database_url or f"sqlite:///{tmp_path / 'idp.sqlite3'}", str(tmp_path))
+    cfg = base_config(database_url or f"sqlite:///{tmp_path / 'idp.sqlite3'}", str(tmp_path))
     marker = request.node.get_closest_marker("preset")
     for name in (marker.args if marker else ()):
         cfg.update(PRESETS[name])
@@ -206,26 +172,9 @@ def admin_user(app, department):
     return created
 
 
-@dataclass
-class RegisteredClient:
-    row: object
-    client_id: str
-    client_secret: str | None
-    redirect_uri: str
-
-
-def _register(name: str, **kwargs) -> RegisteredClient:
-    from idp.services import clients
-
-    row, secret = clients.create_client(name, **kwargs)
-    db.session.commit()
-    uri = row.redirect_uris[0] if row.redirect_uris else ""
-    return RegisteredClient(row=row, client_id=row.client_id, client_secret=secret, redirect_uri=uri)
-
-
 @pytest.fixture
 def confidential_client(app) -> RegisteredClient:
-    return _register(
+    return register(
         "Quản lý văn bản", client_type="web", client_id="docs",
         redirect_uris=["http://127.0.0.2:5001/callback"],
         post_logout_redirect_uris=["http://127.0.0.2:5001/"],
@@ -237,7 +186,7 @@ def confidential_client(app) -> RegisteredClient:
 
 @pytest.fixture
 def public_client(app) -> RegisteredClient:
-    return _register(
+    return register(
         "Ứng dụng di động", client_type="spa", client_id="spa",
         redirect_uris=["http://127.0.0.1:8080/cb"], scope="openid profile email offline_access",
     )
@@ -245,7 +194,7 @@ def public_client(app) -> RegisteredClient:
 
 @pytest.fixture
 def service_client(app) -> RegisteredClient:
-    return _register("Đồng bộ nhân sự", client_type="service", client_id="hr-sync",
+    return register("Đồng bộ nhân sự", client_type="service", client_id="hr-sync",
                      scope="staff.read")
 
 

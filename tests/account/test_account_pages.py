@@ -8,7 +8,9 @@ import pytest
 
 from idp.extensions import db
 from idp.models import AuditEvent, Consent, LogoutDelivery, SsoSession
-from tests.auth.conftest import PASSWORD, code_at, text
+from tests.support.browser import code_at
+from tests.support.constants import PASSWORD
+from tests.support.pages import text
 
 NEW = "Mùa thu Hà Nội 1954!"
 

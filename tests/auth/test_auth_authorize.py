@@ -7,7 +7,8 @@ import hashlib
 from urllib.parse import parse_qs, urlsplit
 
 from idp.models import SsoSession
-from tests.auth.conftest import PASSWORD, code_at
+from tests.support.browser import code_at
+from tests.support.constants import PASSWORD
 
 VERIFIER = "a" * 64
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()

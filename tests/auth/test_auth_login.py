@@ -7,7 +7,8 @@ import pytest
 from idp.models import AuditEvent, SsoSession
 from idp.sso import ACR_PASSWORD
 
-from tests.auth.conftest import PASSWORD, text
+from tests.support.constants import PASSWORD
+from tests.support.pages import text
 
 
 def test_login_page_is_vietnamese_accessible_and_not_framable(browser):

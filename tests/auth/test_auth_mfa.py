@@ -9,7 +9,9 @@ import pytest
 from idp.extensions import db
 from idp.models import AuditEvent, RecoveryCode, SsoSession, TotpCredential
 from idp.sso import ACR_MFA, ACR_PASSWORD
-from tests.auth.conftest import PASSWORD, code_at, text
+from tests.support.browser import code_at
+from tests.support.constants import PASSWORD
+from tests.support.pages import text
 
 WRONG_CODE_VI = "Mã không đúng hoặc đã được sử dụng."
 

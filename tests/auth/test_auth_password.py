@@ -6,7 +6,7 @@ import pytest
 
 from idp.extensions import db
 from idp.models import AuditEvent, SsoSession
-from tests.auth.conftest import text
+from tests.support.pages import text
 
 NEW = "Mùa thu Hà Nội 1954!"
 

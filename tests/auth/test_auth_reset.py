@@ -9,7 +9,8 @@ import pytest
 
 from idp.extensions import db
 from idp.models import AuditEvent, PasswordResetToken, SsoSession, utcnow
-from tests.auth.conftest import PASSWORD, text
+from tests.support.constants import PASSWORD
+from tests.support.pages import text
 
 NEW = "Mùa thu Hà Nội 1954!"
 SENT_VI = "một liên kết để chọn mật khẩu mới đang được gửi đến"
@@ -110,7 +111,7 @@ def test_reset_applies_the_policy(browser, mailbox, user):
 
 
 def test_link_is_built_from_the_issuer_not_the_host_header(browser, mailbox, user):
-    from tests.auth.conftest import csrf_token
+    from tests.support.pages import csrf_token
 
     evil = "http://evil.example"
     page = browser.get("/password/forgot", base_url=evil)

@@ -10,7 +10,8 @@ import pytest
 from idp.extensions import db
 from idp.models import AuditEvent, User
 from idp.services import throttle
-from tests.auth.conftest import PASSWORD, text
+from tests.support.constants import PASSWORD
+from tests.support.pages import text
 
 WRONG = "definitely not the password"
 LOCKED_VI = "Tài khoản đang bị tạm khóa. Hãy thử lại sau hoặc liên hệ bộ phận hỗ trợ."
@@ -157,37 +158,6 @@ def test_concurrent_failures_are_all_counted(app, user):
     assert errors == []
     assert throttle.failures(f"user:{user.id}") == count
     assert throttle.failures("ip:198.51.100.7") == count
-
-
-@pytest.fixture
-def redis_url(app):
-    """A throwaway redis-server on a free port, used as the shared counter store."""
-    import shutil
-    import subprocess
-    import time
-
-    import redis
-
-    from tests.auth.conftest import free_port
-
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed for the Redis counter tests"
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    app.config["REDIS_URL"] = url
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.mark.config(**NO_DELAYS)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.auth.conftest import csrf_token, text
+from tests.support.pages import csrf_token, text
 
 
 @pytest.mark.preset("owasp_argon2")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.clients.fake_op import FakeOP
-from tests.clients.sso_testkit import STAFF, Browser, build_rp
+from tests.support.fake_op import FakeOP
+from tests.support.relying_party import STAFF, AppBrowser, build_rp
 
 
 @pytest.fixture(scope="session")
@@ -34,5 +34,5 @@ def rp(op: FakeOP, tmp_path: Path) -> Flask:
 
 
 @pytest.fixture
-def browser(rp: Flask, op: FakeOP) -> Browser:
-    return Browser(rp.test_client(), op)
+def browser(rp: Flask, op: FakeOP) -> AppBrowser:
+    return AppBrowser(rp.test_client(), op=op)

@@ -7,45 +7,41 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from clients.idp_client import Settings, User
-from tests.clients.fake_op import DROP, FakeOP
-from tests.clients.sso_testkit import STAFF, Browser, build_rp
+from tests.support.fake_op import DROP, FakeOP
+from tests.support.relying_party import STAFF, AppBrowser, build_rp
+from tests.support.urls import query
 
 
-def _query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-def _token(browser: Browser) -> dict:
+def _token(browser: AppBrowser) -> dict:
     with browser.client.session_transaction() as session:
         return dict(session["_sso_token"])
 
 
 # 1. offline_access needs prompt=consent (OIDC Core 11)
 
-def test_offline_access_is_asked_with_prompt_consent(browser: Browser) -> None:
-    params = _query(browser.start_login())
+def test_offline_access_is_asked_with_prompt_consent(browser: AppBrowser) -> None:
+    params = query(browser.start_login())
     assert "offline_access" in params["scope"].split()
     assert params["prompt"] == "consent"
 
 
 def test_a_trusted_client_may_leave_prompt_consent_out(op: FakeOP, tmp_path: Path) -> None:
     app = build_rp(op, tmp_path, SSO_OFFLINE_ACCESS_CONSENT=False)
-    assert "prompt" not in _query(Browser(app.test_client(), op).start_login())
+    assert "prompt" not in query(AppBrowser(app.test_client(), op=op).start_login())
 
 
 def test_no_prompt_consent_without_offline_access(op: FakeOP, tmp_path: Path) -> None:
     app = build_rp(op, tmp_path, SSO_SCOPE="openid profile email")
-    assert "prompt" not in _query(Browser(app.test_client(), op).start_login())
+    assert "prompt" not in query(AppBrowser(app.test_client(), op=op).start_login())
 
 
 def test_an_app_passes_extra_authorization_parameters(op: FakeOP, tmp_path: Path) -> None:
     app = build_rp(op, tmp_path, SSO_AUTHORIZE_PARAMS={"ui_locales": "vi", "prompt": "login"})
-    params = _query(Browser(app.test_client(), op).start_login())
+    params = query(AppBrowser(app.test_client(), op=op).start_login())
     assert params["ui_locales"] == "vi" and params["prompt"] == "login consent"
 
 
@@ -56,7 +52,7 @@ def test_extra_parameters_cannot_replace_the_adapter_s_own(op: FakeOP, tmp_path:
 
 # 2. refresh within the grant (RFC 6749 §6, §3.3)
 
-def test_refresh_asks_for_the_granted_scope_not_the_configured_one(browser: Browser, op: FakeOP) -> None:
+def test_refresh_asks_for_the_granted_scope_not_the_configured_one(browser: AppBrowser, op: FakeOP) -> None:
     op.granted_scope = "openid profile email"  # the provider granted less than asked
     op.access_token_ttl = 30
     browser.login()
@@ -66,7 +62,7 @@ def test_refresh_asks_for_the_granted_scope_not_the_configured_one(browser: Brow
     assert op.refresh_count == 1
 
 
-def test_refresh_sends_no_scope_when_the_grant_did_not_say(browser: Browser, op: FakeOP) -> None:
+def test_refresh_sends_no_scope_when_the_grant_did_not_say(browser: AppBrowser, op: FakeOP) -> None:
     op.access_token_ttl = 30
     browser.login()
     with browser.client.session_transaction() as session:
@@ -91,14 +87,14 @@ def test_an_issuer_mismatch_is_named_not_called_unreachable(op: FakeOP, tmp_path
 
 # 4. userinfo: signed responses, and saying what really happened
 
-def test_signed_userinfo_is_verified_and_merged(browser: Browser, op: FakeOP) -> None:
+def test_signed_userinfo_is_verified_and_merged(browser: AppBrowser, op: FakeOP) -> None:
     op.userinfo_signed = True
     op.id_token_overrides = {"name": DROP, "title": DROP}  # only userinfo has them
     assert browser.login().status_code == 302
     assert browser.client.get("/private").text == "Nguyễn Văn An | Văn phòng Bộ | clerk | Chuyên viên"
 
 
-def test_signed_userinfo_with_a_forged_signature_is_refused(browser: Browser, op: FakeOP) -> None:
+def test_signed_userinfo_with_a_forged_signature_is_refused(browser: AppBrowser, op: FakeOP) -> None:
     op.userinfo_signed = op.userinfo_rogue = True
     response = browser.login()
     assert response.status_code == 400
@@ -106,7 +102,7 @@ def test_signed_userinfo_with_a_forged_signature_is_refused(browser: Browser, op
     assert browser.client.get("/").text == "anonymous"
 
 
-def test_userinfo_refusing_the_token_is_named(browser: Browser, op: FakeOP) -> None:
+def test_userinfo_refusing_the_token_is_named(browser: AppBrowser, op: FakeOP) -> None:
     op.userinfo_status = 401
     response = browser.login()
     assert response.status_code == 502
@@ -114,14 +110,14 @@ def test_userinfo_refusing_the_token_is_named(browser: Browser, op: FakeOP) -> N
     assert "unreachable" not in response.text
 
 
-def test_userinfo_that_is_not_json_is_named(browser: Browser, op: FakeOP) -> None:
+def test_userinfo_that_is_not_json_is_named(browser: AppBrowser, op: FakeOP) -> None:
     op.userinfo_raw = "<html>maintenance</html>"
     response = browser.login()
     assert response.status_code == 502
     assert "invalid_userinfo" in response.text and "neither JSON nor a signed JWT" in response.text
 
 
-def test_userinfo_server_error_says_its_status(browser: Browser, op: FakeOP) -> None:
+def test_userinfo_server_error_says_its_status(browser: AppBrowser, op: FakeOP) -> None:
     op.userinfo_status = 503
     response = browser.login()
     assert response.status_code == 502
@@ -132,7 +128,7 @@ def test_userinfo_server_error_says_its_status(browser: Browser, op: FakeOP) -> 
 
 @pytest.mark.parametrize("knob", ["forged", "other_sub", "other_aud", "other_iss"])
 def test_a_bad_refreshed_id_token_ends_the_session_without_a_500(
-        knob: str, browser: Browser, op: FakeOP, caplog) -> None:
+        knob: str, browser: AppBrowser, op: FakeOP, caplog) -> None:
     op.access_token_ttl = 30
     browser.login()
     op.refresh_rogue = knob == "forged"
@@ -152,8 +148,8 @@ def test_roles_from_groups_and_department_from_a_string(op: FakeOP, tmp_path: Pa
                "job": "Trưởng phòng"}
     app = build_rp(op, tmp_path, SSO_SCOPE="openid profile groups offline_access",
                    SSO_ROLES_CLAIM="groups", SSO_DEPARTMENT_CLAIM="dept", SSO_TITLE_CLAIM="job")
-    browser = Browser(app.test_client(), op)
-    assert "roles" not in _query(browser.start_login())["scope"].split()
+    browser = AppBrowser(app.test_client(), op=op)
+    assert "roles" not in query(browser.start_login())["scope"].split()
     browser.login()
     assert browser.client.get("/private").text == "Trần Bình | Phòng Pháp chế | clerk,leader | Trưởng phòng"
 

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 
 from clients import docs_app, onestop, webmail
-from tests.clients.fake_op import FakeOP
-from tests.clients.sso_testkit import STAFF, Browser
+from tests.support.fake_op import FakeOP
+from tests.support.relying_party import STAFF, AppBrowser
 
 URLS = {"DOCS_URL": "http://docs.test", "WEBMAIL_URL": "http://webmail.test", "ONESTOP_URL": "http://onestop.test"}
 
@@ -38,10 +38,10 @@ def shop(op: FakeOP, tmp_path: Path) -> Flask:
     return _make(onestop, "onestop", op, tmp_path)
 
 
-def sign_in(app: Flask, op: FakeOP, roles: list[str], **user: Any) -> Browser:
+def sign_in(app: Flask, op: FakeOP, roles: list[str], **user: Any) -> AppBrowser:
     """A browser signed in to ``app`` as the default staff member with ``roles``."""
     op.user = {**STAFF, "roles": roles, **user}
-    browser = Browser(app.test_client(), op)
+    browser = AppBrowser(app.test_client(), op=op)
     assert browser.login().status_code == 302
     return browser
 
@@ -96,7 +96,7 @@ def test_clerk_sees_only_their_department_documents(docs: Flask, op: FakeOP) -> 
     assert "Kế hoạch chuyển đổi số năm 2026" in sign_in(docs, op, ["clerk"]).client.get("/?dir=outgoing").text
 
 
-def _create(browser: Browser) -> str:
+def _create(browser: AppBrowser) -> str:
     response = browser.post("/documents/new", {"direction": "outgoing", "number": "9/BNV-VP",
                                                 "title": "Công văn thử nghiệm", "counterpart": "Sở Nội vụ"})
     assert response.status_code == 302

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
-from tests.clients.fake_op import DROP, FakeOP
-from tests.clients.sso_testkit import Browser
+from tests.support.fake_op import DROP, FakeOP
+from tests.support.relying_party import AppBrowser
+from tests.support.urls import query
 
 BCL = "/auth/backchannel-logout"
 
 
-def _signed_in(rp: Flask, op: FakeOP) -> Browser:
-    browser = Browser(rp.test_client(), op)
+def _signed_in(rp: Flask, op: FakeOP) -> AppBrowser:
+    browser = AppBrowser(rp.test_client(), op=op)
     browser.login()
     assert browser.client.get("/").text.startswith("Xin chào")
     return browser
@@ -27,7 +28,7 @@ def test_rp_initiated_logout_redirects_to_end_session(rp: Flask, op: FakeOP) -> 
     response = browser.post("/auth/logout")
     assert response.status_code == 302
     parts = urlsplit(response.headers["Location"])
-    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    params = query(response.headers["Location"])
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{op.issuer}/end_session"
     assert params["id_token_hint"] == id_token
     assert params["post_logout_redirect_uri"] == "http://localhost/auth/logged-out"
@@ -62,7 +63,7 @@ def test_backchannel_logout_by_sub_ends_all_sessions_of_the_user(rp: Flask, op: 
 
 def test_backchannel_logout_accepts_an_unknown_signing_key_after_refreshing_jwks(rp: Flask, op: FakeOP) -> None:
     browser = _signed_in(rp, op)
-    from tests.clients.fake_op import _key
+    from tests.support.fake_op import _key
 
     op.key = _key("k2")  # the OP rotated its key after our JWKS was cached
     response = rp.test_client().post(BCL, data={"logout_token": op.logout_token("rp")})

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from sqlalchemy import create_engine, text
+
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IDP = Path(sys.executable).with_name("idp")
@@ -43,13 +44,6 @@ READY_TIMEOUT = 90.0  # seconds; the first start migrates the database and makes
 
 class StackError(RuntimeError):
     """A process of the stack did not start; the message names its log."""
-
-
-def free_port(host: str) -> int:
-    """A TCP port free on ``host`` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def e2e_database_url(base: str, suffix: str) -> str:

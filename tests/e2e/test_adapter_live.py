@@ -20,7 +20,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from idp.demo import DEMO_PASSWORD
-from tests.e2e.launcher import free_port
+from tests.support.net import free_port
+from tests.support.pages import csrf_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.live]
 
@@ -52,12 +53,6 @@ def live_app(stack) -> LiveApp:
     stack.start_app("clients.docs_app", "DOCS", url, CLIENT_ID, created["client_secret"],
                     name=CLIENT_ID)
     return LiveApp(url, str(stack.run_dir / "apps" / f"{CLIENT_ID}.sqlite3"))
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
 
 
 def sign_in(http: requests.Session, app_url: str, provider: str, username: str) -> requests.Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.launcher import free_port
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
 

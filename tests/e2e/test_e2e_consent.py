@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.e2e.launcher import free_port
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from idp import create_app
-from tests.conftest import TEST_DATA_KEY
+from tests.support.constants import TEST_DATA_KEY
 
 
 def _closed_port() -> int:

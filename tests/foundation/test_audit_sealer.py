@@ -11,7 +11,7 @@ from idp.extensions import db
 from idp.models import AuditEvent, AuditSealerLease, utcnow
 from idp.ops.worker import Worker
 from idp.services import audit
-from tests.oidc.conftest import basic
+from tests.support.flow import basic
 
 WAIT = 20  # seconds: far beyond what an unblocked write takes, even on a loaded machine
 

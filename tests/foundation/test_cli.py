@@ -7,7 +7,7 @@ from sqlalchemy import text
 from idp.extensions import db
 from idp.models import Client, SigningKey, User
 from idp.services import audit, clients, passwords
-from tests.conftest import PASSWORD
+from tests.support.constants import PASSWORD
 
 
 def test_init_creates_schema_and_keys_and_is_safe_to_rerun(app, runner):

@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.interop.adapter_kit import APP_ORIGIN, AppGateway, Browser, claims_of, docs, need_node
+from tests.interop.adapter_kit import APP_ORIGIN, AppGateway, claims_of, docs, need_node
+from tests.support.relying_party import AppBrowser
 
 NODE_OP = Path(__file__).resolve().parent / "node_op"
 USER = {"sub": "node-u-1", "username": "an.nguyen", "password": "mật-khẩu-thử", "name": "Nguyễn Văn An",
@@ -39,7 +40,7 @@ CLIENTS = {  # client_id: extra registration metadata
 }
 
 
-def signed_in_sessions(browser: Browser) -> int:
+def signed_in_sessions(browser: AppBrowser) -> int:
     with sqlite3.connect(browser.app.extensions["idp_client"].store.path) as db:
         return db.execute("SELECT COUNT(*) FROM sso_session WHERE sub IS NOT NULL").fetchone()[0]
 
@@ -113,7 +114,7 @@ def app_for(tmp_path: Path, issuer: str, client_id: str, gateway: AppGateway | N
 
 
 def test_sign_in_with_consent_gets_a_refresh_token_and_mapped_claims(issuer: str, tmp_path: Path) -> None:
-    browser = Browser(app_for(tmp_path, issuer, "docs"), fill=fill)
+    browser = AppBrowser(app_for(tmp_path, issuer, "docs"), fill=fill)
     start = browser.client.get("/auth/login?next=/")
     params = parse_qs(urlsplit(start.headers["Location"]).query)
     # OIDC Core 11: offline_access with prompt=consent, or no refresh token (item 1).
@@ -131,7 +132,7 @@ def test_sign_in_with_consent_gets_a_refresh_token_and_mapped_claims(issuer: str
 
 
 def test_refresh_across_an_access_token_expiry_keeps_a_form_post(issuer: str, tmp_path: Path) -> None:
-    browser = Browser(app_for(tmp_path, issuer, "docs-short", SSO_REFRESH_LEEWAY=0), fill=fill)
+    browser = AppBrowser(app_for(tmp_path, issuer, "docs-short", SSO_REFRESH_LEEWAY=0), fill=fill)
     assert browser.sign_in().status_code == 302
     before = browser.session_data()["_sso_token"]
     time.sleep(SHORT_TTL + 1)
@@ -153,7 +154,7 @@ def test_refresh_across_an_access_token_expiry_keeps_a_form_post(issuer: str, tm
 
 
 def test_signed_userinfo_is_verified_and_used(issuer: str, tmp_path: Path) -> None:
-    browser = Browser(app_for(tmp_path, issuer, "docs-jwt"), fill=fill)
+    browser = AppBrowser(app_for(tmp_path, issuer, "docs-jwt"), fill=fill)
     response = browser.sign_in()
     assert response.status_code == 302, response.text  # was 502 "Expecting value" (item 4)
     claims = browser.session_data()["_sso_user"]
@@ -165,7 +166,7 @@ def test_signed_userinfo_is_verified_and_used(issuer: str, tmp_path: Path) -> No
 def test_issuer_with_a_trailing_slash(providers: dict[str, str], tmp_path: Path) -> None:
     issuer = providers["slash"]
     assert issuer.endswith("/")
-    browser = Browser(app_for(tmp_path, issuer, "docs"), fill=fill)
+    browser = AppBrowser(app_for(tmp_path, issuer, "docs"), fill=fill)
     response = browser.sign_in()
     assert response.status_code == 302 and response.headers["Location"] == "/"  # was 502 (item 3)
     id_token = browser.session_data()["_sso_token"]["id_token"]
@@ -175,7 +176,7 @@ def test_issuer_with_a_trailing_slash(providers: dict[str, str], tmp_path: Path)
 
 def test_an_issuer_written_without_its_slash_is_refused(providers: dict[str, str], tmp_path: Path) -> None:
     """Discovery §4.3: the configured issuer must be the provider's, character for character."""
-    browser = Browser(app_for(tmp_path, providers["slash"].rstrip("/"), "docs"), fill=fill)
+    browser = AppBrowser(app_for(tmp_path, providers["slash"].rstrip("/"), "docs"), fill=fill)
     page = browser.client.get("/auth/login?next=/")
     assert page.status_code == 502
     assert "invalid_issuer" in page.text and "unreachable" not in page.text
@@ -185,9 +186,9 @@ def test_rp_initiated_logout_and_back_channel_logout_with_sid_and_with_sub(
         issuer: str, gateway: AppGateway, tmp_path: Path) -> None:
     """One person in three apps at the provider; signing out of one ends the other two."""
     op_browser = requests.Session()
-    docs_sid = Browser(app_for(tmp_path, issuer, "docs", gateway), op_browser, fill)
-    docs_sub = Browser(app_for(tmp_path, issuer, "docs-sub", gateway), op_browser, fill)
-    leaving = Browser(app_for(tmp_path, issuer, "docs-jwt", gateway), op_browser, fill)
+    docs_sid = AppBrowser(app_for(tmp_path, issuer, "docs", gateway), op_browser, fill)
+    docs_sub = AppBrowser(app_for(tmp_path, issuer, "docs-sub", gateway), op_browser, fill)
+    leaving = AppBrowser(app_for(tmp_path, issuer, "docs-jwt", gateway), op_browser, fill)
     for browser in (docs_sid, docs_sub, leaving):
         assert browser.sign_in().status_code == 302
     assert [signed_in_sessions(b) for b in (docs_sid, docs_sub, leaving)] == [1, 1, 1]
@@ -215,7 +216,7 @@ def test_rp_initiated_logout_and_back_channel_logout_with_sid_and_with_sub(
 
 
 def test_a_tampered_callback_gets_a_clean_400(issuer: str, tmp_path: Path) -> None:
-    browser = Browser(app_for(tmp_path, issuer, "docs"), fill=fill)
+    browser = AppBrowser(app_for(tmp_path, issuer, "docs"), fill=fill)
     start = browser.client.get("/auth/login?next=/")
     callback = browser.at_op(start.headers["Location"])
     page = browser.client.get(callback.replace("code=", "code=x"))

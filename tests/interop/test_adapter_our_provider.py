@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.interop.adapter_kit import APP_ORIGIN, AppGateway, Browser, claims_of, docs
+from tests.interop.adapter_kit import APP_ORIGIN, AppGateway, claims_of, docs
+from tests.support.relying_party import AppBrowser
 
 TTL = 2  # seconds: the access-token lifetime of the test client
 
@@ -76,7 +77,7 @@ def rp(tmp_path, live_server, secret, gateway=None, **config):
 
 
 def test_sign_in_without_a_consent_page_and_with_a_refresh_token(live_server, registered, op_browser, tmp_path):
-    browser = Browser(rp(tmp_path, live_server, registered), op_browser, fill)
+    browser = AppBrowser(rp(tmp_path, live_server, registered), op_browser, fill)
     start = browser.client.get("/auth/login?next=/")
     assert "prompt" not in parse_qs(urlsplit(start.headers["Location"]).query)  # demo apps: trusted
     response = browser.client.get(browser.at_op(start.headers["Location"]))
@@ -93,7 +94,7 @@ def test_sign_in_without_a_consent_page_and_with_a_refresh_token(live_server, re
 def test_prompt_consent_with_a_trusted_client_shows_our_consent_page(live_server, registered, op_browser,
                                                                      tmp_path):
     """Why the demo apps set SSO_OFFLINE_ACCESS_CONSENT=False: our provider honours prompt=consent."""
-    browser = Browser(rp(tmp_path, live_server, registered, SSO_OFFLINE_ACCESS_CONSENT=True), op_browser, fill)
+    browser = AppBrowser(rp(tmp_path, live_server, registered, SSO_OFFLINE_ACCESS_CONSENT=True), op_browser, fill)
     response = browser.sign_in()
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert len(browser.op_pages) == 1 and 'name="decision"' in browser.op_pages[0]
@@ -101,7 +102,7 @@ def test_prompt_consent_with_a_trusted_client_shows_our_consent_page(live_server
 
 
 def test_refresh_across_an_access_token_expiry_keeps_a_form_post(live_server, registered, op_browser, tmp_path):
-    browser = Browser(rp(tmp_path, live_server, registered), op_browser, fill)
+    browser = AppBrowser(rp(tmp_path, live_server, registered), op_browser, fill)
     assert browser.sign_in().status_code == 302
     before = browser.session_data()["_sso_token"]
     userinfo = f"{live_server}/userinfo"
@@ -122,8 +123,8 @@ def test_rp_initiated_logout_then_back_channel_logout(app, live_server, register
                                                      tmp_path):
     from idp.services import backchannel
 
-    browser = Browser(rp(tmp_path, live_server, registered, gateway), op_browser, fill)
-    other = Browser(browser.app, op_browser, fill)  # a second tab's local session, same SSO session
+    browser = AppBrowser(rp(tmp_path, live_server, registered, gateway), op_browser, fill)
+    other = AppBrowser(browser.app, op_browser, fill)  # a second tab's local session, same SSO session
     assert browser.sign_in().status_code == 302 and other.sign_in().status_code == 302
     sid = browser.session_data()["_sso_sid"]
     assert browser.app.extensions["idp_client"].store.count(sid=sid) == 2

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from idp.extensions import db
-from logout_kit import Receiver
+from tests.support.net import Receiver
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from logout_kit import Receiver
+from tests.support.net import Receiver
 
 from idp import create_app
 from idp.extensions import db

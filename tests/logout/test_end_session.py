@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from logout_kit import csrf_token, hidden_fields
+from tests.support.pages import csrf_token, hidden_fields
 
 from idp.extensions import db
 from idp.models import AuditEvent, SsoSession

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.oidc.conftest import pkce_pair, query
+from tests.support.flow import pkce_pair
+from tests.support.urls import query
 
 
 def test_success_redirects_with_code_state_and_iss(flow, signed_in, app):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.oidc.conftest import decode_jwt, query
+from tests.support.flow import decode_jwt
+from tests.support.urls import query
 
 
 def _userinfo(client, body):
@@ -43,9 +44,9 @@ def test_department_scope(flow, signed_in, client):
 
 def test_roles_are_only_the_asking_clients(flow, signed_in, client, user, confidential_client, app):
     from idp.extensions import db
-    from tests.conftest import _register
+    from tests.support.clients import register
 
-    other = _register("Khác", client_type="web", client_id="other",
+    other = register("Khác", client_type="web", client_id="other",
                       redirect_uris=["https://other.example/cb"], roles=["officer"])
     user.roles = user.roles + [confidential_client.row.roles[0], other.row.roles[0]]
     db.session.commit()
@@ -59,7 +60,7 @@ def test_scope_order_does_not_matter(flow, signed_in, client):
 
 
 def test_unknown_and_unregistered_scopes_are_ignored(public_flow, signed_in, client):
-    from tests.oidc.conftest import pkce_pair
+    from tests.support.flow import pkce_pair
 
     verifier, challenge = pkce_pair()
     got = query(public_flow.authorize(scope="openid address made.up", code_challenge=challenge,

@@ -14,8 +14,7 @@ import pytest
 from joserfc import jwt
 
 from idp.extensions import db
-
-from tests.oidc.conftest import basic
+from tests.support.flow import basic
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_URL = "http://127.0.0.1:5000/token"
@@ -69,9 +68,9 @@ def test_post_secret_for_a_basic_client_is_refused(client, confidential_client):
 
 
 def test_client_secret_post(client, app):
-    from tests.conftest import _register
+    from tests.support.clients import register
 
-    rp = _register("Thư điện tử", client_type="web", client_id="mail",
+    rp = register("Thư điện tử", client_type="web", client_id="mail",
                    redirect_uris=["http://127.0.0.3:5002/cb"], auth_method="client_secret_post")
     ok = _cc(client, data={"client_id": "mail", "client_secret": rp.client_secret})
     assert ok.get_json()["error"] == "invalid_grant"
@@ -227,9 +226,9 @@ def test_secret_client_cannot_use_an_assertion(client, confidential_client, rsa_
 def test_keys_from_jwks_uri(client, app, rsa_client_key, monkeypatch):
     from idp.oidc import assertions
     from idp.services import outbound
-    from tests.conftest import _register
+    from tests.support.clients import register
 
-    _register("Một cửa", client_type="web", client_id="one-stop",
+    register("Một cửa", client_type="web", client_id="one-stop",
               redirect_uris=["http://127.0.0.4:5003/callback"], auth_method="private_key_jwt",
               jwks_uri="https://one-stop.example/jwks.json")
     calls = []

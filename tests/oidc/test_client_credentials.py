@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.oidc.conftest import basic, decode_jwt
+from tests.support.errors import assert_invalid_client
+from tests.support.flow import basic, decode_jwt
 
 
 def _token(client, service_client, **data):
@@ -40,8 +41,15 @@ def test_user_facing_client_cannot_use_it(client, confidential_client):
 
 def test_public_client_cannot_use_it(client, public_client):
     response = client.post("/token", data={"grant_type": "client_credentials", "client_id": "spa"})
-    assert response.status_code in (400, 401)
-    assert response.get_json()["error"] == "invalid_client"
+    # RFC 6749 §5.2: no Authorization header was used, so 400 and no challenge.
+    assert_invalid_client(response, used_authorization_header=False)
+
+
+def test_wrong_secret_in_the_header_is_401_with_a_challenge(client, service_client):
+    response = client.post("/token", data={"grant_type": "client_credentials"},
+                           headers=basic("hr-sync", "not-the-secret"))
+    # RFC 6749 §5.2: the client used the Authorization header: 401 and WWW-Authenticate.
+    assert_invalid_client(response, used_authorization_header=True)
 
 
 def test_service_token_is_introspectable_by_its_client(client, service_client):

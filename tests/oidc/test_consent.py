@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.oidc.conftest import pkce_pair, query
+from tests.support.flow import pkce_pair
+from tests.support.urls import query
 
 
 def _consent_page(public_flow, **params):

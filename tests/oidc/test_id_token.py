@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.oidc.conftest import decode_jwt
+from tests.support.flow import decode_jwt
 from idp.services.tokens import half_hash
 
 

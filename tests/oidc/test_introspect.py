@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.oidc.conftest import basic
+from tests.support.errors import assert_invalid_client
+from tests.support.flow import basic
 
 
 def _introspect(client, rp, token, **extra):
@@ -58,7 +59,14 @@ def test_public_client_cannot_introspect(client, tokens, public_client):
 
 def test_unauthenticated_is_refused(client, tokens):
     response = client.post("/introspect", data={"token": tokens["access_token"]})
-    assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"
+    # RFC 7662 §2.1 / RFC 6749 §5.2: no credentials at all, no Authorization header: 400.
+    assert_invalid_client(response, used_authorization_header=False)
+
+
+def test_wrong_secret_in_the_header_is_401_with_a_challenge(client, tokens):
+    response = client.post("/introspect", data={"token": tokens["access_token"]},
+                           headers=basic("docs", "not-the-secret"))
+    assert_invalid_client(response, used_authorization_header=True)
 
 
 def test_disabled_users_tokens_are_inactive(client, tokens, confidential_client, user):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.oidc.conftest import decode_jwt, query
+from tests.support.flow import decode_jwt
+from tests.support.urls import query
 
 
 def test_tokens_are_signed_with_the_active_key(tokens):

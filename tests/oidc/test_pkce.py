@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.oidc.conftest import pkce_pair, query
+from tests.support.flow import pkce_pair
+from tests.support.urls import query
 
 
 def test_public_client_without_pkce_is_refused(public_flow, signed_in):
@@ -70,10 +71,10 @@ def test_confidential_client_without_pkce_is_refused_by_default(flow, signed_in)
 @pytest.fixture
 def nonce_flow(client):
     """A confidential client registered without PKCE (it relies on the nonce)."""
-    from tests.conftest import _register
-    from tests.oidc.conftest import Flow
+    from tests.support.clients import register
+    from tests.support.flow import Flow
 
-    return Flow(client, _register("Báo cáo", client_type="web", client_id="reports",
+    return Flow(client, register("Báo cáo", client_type="web", client_id="reports",
                                   redirect_uris=["https://reports.example/cb"], trusted=True,
                                   pkce_required=False))
 

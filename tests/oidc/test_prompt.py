@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.oidc.conftest import decode_jwt, query
+from tests.support.flow import decode_jwt
+from tests.support.urls import query
 
 
 def _login_redirect(response) -> dict:
@@ -35,11 +36,9 @@ def test_prompt_none_signed_in_issues_code(flow, signed_in):
 
 
 def _ticket(next_url: str):
-    from urllib.parse import parse_qs, urlsplit
-
     from idp.oidc.authorize.request import from_ticket
 
-    return from_ticket(parse_qs(urlsplit(next_url).query)["ticket"][0])
+    return from_ticket(query(next_url)["ticket"])
 
 
 def test_prompt_login_forces_sign_in_then_resumes_without_loop(flow, signed_in, client, user, sso_login):

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.oidc.conftest import basic, decode_jwt
+from tests.support.flow import basic, decode_jwt
 
 
 def test_refresh_rotates(flow, tokens):

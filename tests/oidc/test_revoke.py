@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.oidc.conftest import basic
+from tests.support.flow import basic
 
 
 def _revoke(client, rp, token, hint=None):

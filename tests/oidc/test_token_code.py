@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.oidc.conftest import basic, decode_jwt, query
+from tests.support.flow import basic, decode_jwt
 
 
 def test_token_response_shape_and_headers(flow, signed_in):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.oidc.conftest import decode_jwt, pkce_pair
+from tests.support.flow import decode_jwt, pkce_pair
 
 
 def _row_values(row) -> list[str]:

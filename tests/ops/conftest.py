@@ -1,39 +1,16 @@
-"""Fixtures for the operations tests: log capture, metric samples, a second database."""
+"""Fixtures for the operations tests: a metrics scrape, a second database (log and metric
+readers are in tests/support/observe.py)."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 
 import pytest
 from sqlalchemy import text
 
 from idp import create_app
 from idp.extensions import db
-from tests.conftest import _base_config, _worker_database_url
-
-
-def json_lines(err: str) -> list[dict]:
-    """The JSON log lines in captured stderr (other output is ignored)."""
-    lines = []
-    for line in err.splitlines():
-        if line.startswith("{"):
-            lines.append(json.loads(line))
-    return lines
-
-
-def sample(body: str, name: str, **labels: str) -> float:
-    """The value of one sample in a Prometheus text exposition (0 when absent)."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in body.splitlines():
-        match = re.match(r"^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)$", line)
-        if not match or match.group(1) != name:
-            continue
-        found = ",".join(sorted((match.group(3) or "").split(","))) if match.group(3) else ""
-        if found == wanted:
-            return float(match.group(4))
-    return 0.0
+from tests.support.config import base_config, worker_database_url
 
 
 @pytest.fixture
@@ -52,10 +29,10 @@ def scrape(client):
 def other_app(tmp_path, database_url, worker_id):
     """A second provider on its own empty database (the target of an import)."""
     if database_url:
-        url = _worker_database_url(os.environ["IDP_TEST_DATABASE_URL"], f"{worker_id}_other")
+        url = worker_database_url(os.environ["IDP_TEST_DATABASE_URL"], f"{worker_id}_other")
     else:
         url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
-    app = create_app(_base_config(url, str(tmp_path / "other")))
+    app = create_app(base_config(url, str(tmp_path / "other")))
     with app.app_context():
         db.drop_all()
         with db.engine.begin() as conn:

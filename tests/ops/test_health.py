@@ -8,7 +8,7 @@ from idp import create_app
 from idp.extensions import db
 from idp.models import SigningKey
 from idp.services import keys
-from tests.conftest import _base_config
+from tests.support.config import base_config
 
 
 def test_healthz_is_ok_without_touching_the_database(app, client):
@@ -27,7 +27,7 @@ def test_healthz_is_ok_without_touching_the_database(app, client):
 
 def test_healthz_and_readyz_when_the_database_is_unreachable(tmp_path):
     # A SQLite file in a folder that does not exist cannot be opened.
-    config = _base_config(f"sqlite:///{tmp_path / 'missing' / 'idp.sqlite3'}", str(tmp_path))
+    config = base_config(f"sqlite:///{tmp_path / 'missing' / 'idp.sqlite3'}", str(tmp_path))
     app = create_app(config)
     client = app.test_client()
     assert client.get("/healthz").status_code == 200

@@ -8,9 +8,10 @@ import re
 import pytest
 
 from idp.ops.logs import redacted_path, scrub
-from tests.conftest import PASSWORD
-from tests.oidc.conftest import basic, pkce_pair, query
-from tests.ops.conftest import json_lines
+from tests.support.constants import PASSWORD
+from tests.support.flow import basic, pkce_pair
+from tests.support.observe import json_lines
+from tests.support.urls import query
 
 
 def test_each_request_logs_one_json_line_with_its_fields(client, capfd):

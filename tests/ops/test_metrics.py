@@ -14,7 +14,7 @@ from idp.config import ConfigError
 from idp.extensions import db
 from idp.models import LogoutDelivery, utcnow
 from idp.services import audit, sessions
-from tests.ops.conftest import sample
+from tests.support.observe import sample
 
 
 def test_metrics_is_prometheus_text_with_request_counts_and_latency(client, scrape):

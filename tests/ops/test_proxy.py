@@ -6,7 +6,7 @@ import pytest
 from flask import Response
 
 from idp import sso
-from tests.ops.conftest import json_lines
+from tests.support.observe import json_lines
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
              "X-Forwarded-Host": "evil.example"}

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import TEST_DATA_KEY
-from tests.ops.conftest import sample
+from tests.support.constants import TEST_DATA_KEY
+from tests.support.observe import sample
 
 IDP = str(Path(sys.executable).parent / "idp")
 PRODUCTION = {

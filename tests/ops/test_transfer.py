@@ -14,7 +14,8 @@ from idp.cli import main
 from idp.extensions import db
 from idp.models import Client, OrgUnit, User
 from idp.services import clients, passwords, transfer, users
-from tests.conftest import PASSWORD, _base_config
+from tests.support.config import base_config
+from tests.support.constants import PASSWORD
 
 
 def _invoke(app, args, **kwargs):
@@ -136,7 +137,7 @@ def test_backup_copies_a_live_sqlite_database(tmp_path, config):
 
 
 def test_backup_refuses_postgresql_and_suggests_pg_dump(tmp_path):
-    config = _base_config("postgresql+psycopg://idp@127.0.0.1:1/idp", str(tmp_path))
+    config = base_config("postgresql+psycopg://idp@127.0.0.1:1/idp", str(tmp_path))
     app = create_app(config)
     result = _invoke(app, ["backup", str(tmp_path / "copy")])
     assert result.exit_code == 1

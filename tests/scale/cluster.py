@@ -20,18 +20,19 @@ import html
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import TEST_DATA_KEY
+from tests.support.constants import TEST_DATA_KEY
+from tests.support.net import free_port
+from tests.support.pages import csrf_token
 
 IDP = str(Path(sys.executable).with_name("idp"))
 # One worker each: two nodes are already two processes that share nothing but the
@@ -52,12 +53,6 @@ SETTINGS = {
     "IDP_LOCKOUT_DELAY_SECONDS": "0",
     "IDP_LOGOUT_IMMEDIATE": "false",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fresh_database(base: str, name: str) -> str:
@@ -220,11 +215,10 @@ class Cluster:
 
 # --- the browser ------------------------------------------------------------------------
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 
-class Browser:
+class ClusterBrowser:
     """One person's browser: a cookie jar shared by every node (cookies ignore ports)."""
 
     def __init__(self):
@@ -247,7 +241,7 @@ class Browser:
         page = self.get(urljoin(node.url, path))
         assert page.status_code == 200, page.text[:500]
         action = html.unescape(ACTION.search(page.text).group(1))
-        return urljoin(page.url, action), CSRF.search(page.text).group(1)
+        return urljoin(page.url, action), csrf_token(page.text)
 
     def sign_in(self, node: Node, username: str, password: str,
                 path: str = "/login") -> requests.Response:
@@ -260,5 +254,3 @@ class Browser:
         return self.session.cookies.get(name)
 
 
-def query_of(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import PASSWORD
 from tests.scale.cluster import Cluster, Node, fresh_database
+from tests.support.constants import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 FALLBACK_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

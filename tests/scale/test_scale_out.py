@@ -25,8 +25,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from idp.services.keys import CACHE_SECONDS
-from tests.conftest import PASSWORD
-from tests.scale.cluster import LOCKOUT_THRESHOLD, Browser, Node, query_of
+from tests.scale.cluster import LOCKOUT_THRESHOLD, ClusterBrowser, Node
+from tests.support.constants import PASSWORD
+from tests.support.urls import query
 
 pytestmark = pytest.mark.live
 
@@ -70,7 +71,7 @@ def _pkce() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _sign_in_for_code(browser: Browser, node: Node, seed, params: dict[str, str]) -> dict:
+def _sign_in_for_code(browser: ClusterBrowser, node: Node, seed, params: dict[str, str]) -> dict:
     """/authorize → /login → POST the password → the redirect back with a code."""
     start = browser.get(node.url + "/authorize", params=params)
     assert start.status_code == 302, start.text[:500]
@@ -80,7 +81,7 @@ def _sign_in_for_code(browser: Browser, node: Node, seed, params: dict[str, str]
                               stop_at=seed.redirect_uri)
     assert callback.status_code == 302, callback.text[:500]
     assert callback.headers["Location"].startswith(seed.redirect_uri)
-    return query_of(callback.headers["Location"])
+    return query(callback.headers["Location"])
 
 
 def _token(node: Node, seed, **form: str) -> requests.Response:
@@ -96,7 +97,7 @@ def _jwks(node: Node) -> dict[str, str]:
 
 def test_sign_in_on_one_node_and_log_out_on_the_other(cluster, seed, database_nodes):
     a, b = database_nodes
-    browser = Browser()
+    browser = ClusterBrowser()
     verifier, challenge = _pkce()
     params = _authorize_params(seed, code_challenge=challenge, code_challenge_method="S256")
     answer = _sign_in_for_code(browser, a, seed, params)
@@ -124,7 +125,7 @@ def test_sign_in_on_one_node_and_log_out_on_the_other(cluster, seed, database_no
     # Single sign-on: node B knows the session node A made; no page is shown.
     silent = browser.get(b.url + "/authorize", params=_authorize_params(
         seed, prompt="none", code_challenge=challenge, code_challenge_method="S256"))
-    assert "code" in query_of(silent.headers["Location"]), silent.headers["Location"]
+    assert "code" in query(silent.headers["Location"]), silent.headers["Location"]
 
     # RP-Initiated Logout 1.0 §2 on node B, with the ID token and the SSO cookie.
     sso_cookie = browser.cookie(SSO_COOKIE)
@@ -148,7 +149,7 @@ def _assert_signed_out(node: Node, seed, sso_cookie: str, access_tokens: list[st
     silent = node.get("/authorize", params=params, cookies={SSO_COOKIE: sso_cookie})
     assert silent.status_code == 302
     # OIDC Core §3.1.2.6: prompt=none without a session answers login_required.
-    error = query_of(silent.headers["Location"])
+    error = query(silent.headers["Location"])
     assert error["error"] == "login_required" and error["state"] == params["state"]
     for access_token in access_tokens:
         info = node.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
@@ -207,13 +208,13 @@ def test_failures_on_both_nodes_add_up_to_one_lock(request, store):
     username = f"locked.{store}"
     for attempt in range(LOCKOUT_THRESHOLD - 1):
         # A fresh browser each time: the count lives on the server, not in a cookie.
-        response = Browser().sign_in(nodes[attempt % 2], username, WRONG)
+        response = ClusterBrowser().sign_in(nodes[attempt % 2], username, WRONG)
         assert response.status_code == 401, response.text[:500]
         assert WRONG_VI in response.text
-    locking = Browser().sign_in(nodes[(LOCKOUT_THRESHOLD - 1) % 2], username, WRONG)
+    locking = ClusterBrowser().sign_in(nodes[(LOCKOUT_THRESHOLD - 1) % 2], username, WRONG)
     assert locking.status_code == 403 and LOCKED_VI in locking.text
 
-    browser = Browser()
+    browser = ClusterBrowser()
     refused = browser.sign_in(nodes[0], username, PASSWORD)
     assert refused.status_code == 403 and LOCKED_VI in refused.text
     assert browser.cookie(SSO_COOKIE) is None

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.kit import Flow, LiveServer
+from tests.support.flow import Flow
+from tests.support.net import LiveServer
 
 
 @pytest.fixture
 def flow(client, confidential_client, user, sso_login) -> Flow:
     """A signed-in browser and the document system (a trusted confidential client)."""
     sso_login(user)
-    return Flow(client, confidential_client)
+    return Flow.broad(client, confidential_client)
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ import time
 import pytest
 import requests
 
-from tests.conftest import PASSWORD
-from tests.security.kit import csrf_token, run_at_once
+from tests.support.constants import PASSWORD
+from tests.support.net import run_at_once
+from tests.support.pages import csrf_token
 
 THREADS = 10
 

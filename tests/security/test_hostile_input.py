@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.security.kit import csrf_token
+from tests.support.pages import csrf_token
 
 JSON, HTML, AUTHORIZE = "json", "html", "authorize"
 

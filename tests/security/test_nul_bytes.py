@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.kit import csrf_token
+from tests.support.pages import csrf_token
 
 NUL = "an\x00nguyen"
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.kit import Flow, query_of
+from tests.support.flow import Flow
+from tests.support.urls import query
 
 REGISTERED = "https://docs.example.gov.vn/cb"
 
@@ -43,17 +44,17 @@ ATTACKS = {
 
 @pytest.fixture
 def web_client(app):
-    from tests.conftest import _register
+    from tests.support.clients import register
 
-    return _register("Văn bản (https)", client_type="web", client_id="docs-https",
+    return register("Văn bản (https)", client_type="web", client_id="docs-https",
                      redirect_uris=[REGISTERED], scope="openid profile", trusted=True)
 
 
 @pytest.fixture
 def native_client(app):
-    from tests.conftest import _register
+    from tests.support.clients import register
 
-    return _register("Ứng dụng máy tính", client_type="native", client_id="desktop",
+    return register("Ứng dụng máy tính", client_type="native", client_id="desktop",
                      redirect_uris=["http://127.0.0.1/cb"], scope="openid profile", trusted=True)
 
 
@@ -67,16 +68,16 @@ def assert_refused_without_redirect(response) -> None:
 def test_the_registered_uri_itself_gets_the_code(client, web_client, user, sso_login):
     """The control: the same request with the exact URI is redirected with a code."""
     sso_login(user)
-    response, _verifier = Flow(client, web_client).authorize()
+    response, _verifier = Flow.broad(client, web_client).start()
     assert response.status_code == 302
     assert response.headers["Location"].startswith(REGISTERED + "?")
-    assert "code" in query_of(response.headers["Location"])
+    assert "code" in query(response.headers["Location"])
 
 
 @pytest.mark.parametrize("uri", ATTACKS.values(), ids=ATTACKS.keys())
 def test_attack_uri_is_refused_and_not_redirected_to(client, web_client, user, sso_login, uri):
     sso_login(user)
-    response, _verifier = Flow(client, web_client).authorize(redirect_uri=uri)
+    response, _verifier = Flow.broad(client, web_client).start(redirect_uri=uri)
     assert_refused_without_redirect(response)
 
 
@@ -110,7 +111,7 @@ def test_web_client_on_loopback_may_not_vary_the_port(client, confidential_clien
                                                       sso_login):
     """RFC 8252 §7.3 is for native apps only; a web client's URI is matched exactly."""
     sso_login(user)
-    response, _verifier = Flow(client, confidential_client).authorize(
+    response, _verifier = Flow.broad(client, confidential_client).start(
         redirect_uri="http://127.0.0.2:5002/callback")
     assert_refused_without_redirect(response)
 
@@ -120,7 +121,7 @@ def test_native_loopback_redirect_may_use_any_port(client, native_client, user, 
     """RFC 8252 §7.3: the authorization server MUST allow any port for loopback IP redirects."""
     sso_login(user)
     uri = f"http://127.0.0.1:{port}/cb"
-    response, _verifier = Flow(client, native_client).authorize(redirect_uri=uri)
+    response, _verifier = Flow.broad(client, native_client).start(redirect_uri=uri)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     assert response.headers["Location"].startswith(uri + "?")
 
@@ -134,5 +135,5 @@ def test_native_loopback_redirect_may_use_any_port(client, native_client, user, 
 def test_native_loopback_nothing_but_the_port_may_vary(client, native_client, user, sso_login,
                                                        uri):
     sso_login(user)
-    response, _verifier = Flow(client, native_client).authorize(redirect_uri=uri)
+    response, _verifier = Flow.broad(client, native_client).start(redirect_uri=uri)
     assert_refused_without_redirect(response)

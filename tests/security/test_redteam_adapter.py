@@ -17,8 +17,8 @@ from flask import Flask
 
 from clients import docs_app, onestop, webmail
 from clients.idp_client import is_local_path, local_path
-from tests.clients.fake_op import FakeOP
-from tests.clients.sso_testkit import STAFF, Browser
+from tests.support.fake_op import FakeOP
+from tests.support.relying_party import STAFF, AppBrowser
 
 ORIGIN = "http://localhost"  # the Flask test client's origin
 EXACT = "/%09/evil.example/phish"  # the finding's request, as sent on the wire
@@ -78,7 +78,7 @@ def assert_local(location: str) -> None:
     assert urlsplit(urljoin(ORIGIN + "/", browser_view)).netloc == "localhost", location
 
 
-def login_via_callback(browser: Browser, raw_next: str) -> Any:
+def login_via_callback(browser: AppBrowser, raw_next: str) -> Any:
     """Anonymous: /auth/login?next=<raw> → the provider → the callback; its response."""
     start = browser.client.get(f"/auth/login?next={raw_next}")
     assert start.status_code == 302
@@ -88,7 +88,7 @@ def login_via_callback(browser: Browser, raw_next: str) -> Any:
 
 @pytest.mark.parametrize("key", list(APPS))
 def test_exact_request_after_the_callback_lands_on_the_home_page(key: str, op: FakeOP, tmp_path: Path) -> None:
-    browser = Browser(demo_app(key, op, tmp_path).test_client(), op)
+    browser = AppBrowser(demo_app(key, op, tmp_path).test_client(), op=op)
     response = login_via_callback(browser, EXACT)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
@@ -97,7 +97,7 @@ def test_exact_request_after_the_callback_lands_on_the_home_page(key: str, op: F
 
 @pytest.mark.parametrize("key", list(APPS))
 def test_exact_request_when_signed_in_lands_on_the_home_page(key: str, op: FakeOP, tmp_path: Path) -> None:
-    browser = Browser(demo_app(key, op, tmp_path).test_client(), op)
+    browser = AppBrowser(demo_app(key, op, tmp_path).test_client(), op=op)
     assert login_via_callback(browser, "/").status_code == 302
     response = browser.client.get(f"/auth/login?next={EXACT}")
     assert response.status_code == 302
@@ -108,7 +108,7 @@ def test_exact_request_when_signed_in_lands_on_the_home_page(key: str, op: FakeO
 @pytest.mark.parametrize("key", list(APPS))
 def test_variants_never_leave_the_origin(key: str, raw_next: str, host: str, op: FakeOP,
                                          tmp_path: Path) -> None:
-    browser = Browser(demo_app(key, op, tmp_path).test_client(), op)
+    browser = AppBrowser(demo_app(key, op, tmp_path).test_client(), op=op)
     after_callback = login_via_callback(browser, raw_next).headers["Location"]
     signed_in = browser.client.get(f"/auth/login?next={raw_next}").headers["Location"]
     for location in (after_callback, signed_in):
@@ -120,7 +120,7 @@ def test_variants_never_leave_the_origin(key: str, raw_next: str, host: str, op:
 @pytest.mark.parametrize("key", list(APPS))
 def test_a_stored_target_is_checked_again_before_the_redirect(key: str, op: FakeOP, tmp_path: Path) -> None:
     """Whatever put a foreign target in the session, the callback does not follow it."""
-    browser = Browser(demo_app(key, op, tmp_path).test_client(), op)
+    browser = AppBrowser(demo_app(key, op, tmp_path).test_client(), op=op)
     start = browser.client.get("/auth/login?next=/")
     with browser.client.session_transaction() as session:
         for sent in session["_sso_pending"].values():
@@ -140,7 +140,7 @@ def test_the_language_switch_is_no_open_redirect_either(key: str, op: FakeOP, tm
 
 @pytest.mark.parametrize("key", list(APPS))
 def test_local_targets_still_work(key: str, op: FakeOP, tmp_path: Path) -> None:
-    browser = Browser(demo_app(key, op, tmp_path).test_client(), op)
+    browser = AppBrowser(demo_app(key, op, tmp_path).test_client(), op=op)
     response = login_via_callback(browser, "/%3Fdir%3Doutgoing")  # "/?dir=outgoing", encoded once
     assert response.headers["Location"] == "/?dir=outgoing"
     assert browser.client.get("/auth/login?next=/a/b%20c").headers["Location"] == "/a/b%20c"

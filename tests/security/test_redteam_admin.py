@@ -18,8 +18,6 @@ import pytest
 from idp.extensions import db
 from idp.models import AuditEvent, Client
 from idp.services import admin_clients, clients, passwords, users
-from tests.admin.conftest import (automation_client, client_credentials, csrf,  # noqa: F401
-                                  make_staff, mint, sign_in_as)
 
 REFUSAL_VI = ("Ứng dụng này có các phạm vi quản trị (admin.*): chỉ quản trị viên mới được "
               "thay đổi ứng dụng hoặc thông tin xác thực của nó.")

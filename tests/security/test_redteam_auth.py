@@ -13,10 +13,10 @@ from idp.models import (AuditEvent, LogoutDelivery, OutgoingMail, SsoSession, Th
                         utcnow)
 from idp.services import mfa, throttle
 from idp.sso import ACR_MFA
-from tests.auth.conftest import (PASSWORD, browser, code_at, csrf_token,  # noqa: F401
-                                 mailbox, phone, text)
-from tests.auth.test_auth_throttle import redis_url  # noqa: F401  (a redis-server fixture)
-from tests.security.kit import query_of
+from tests.support.browser import code_at
+from tests.support.constants import PASSWORD
+from tests.support.pages import csrf_token, text
+from tests.support.urls import query
 
 WRONG = "definitely not the password"
 NEW = "Mùa thu Hà Nội 1954!"
@@ -401,11 +401,11 @@ def test_helpdesk_reset_of_an_mfa_user_then_sign_in_lands_at_the_relying_party(
         browser, user, phone, confidential_client):
     from idp.services import admin_users
     from idp.services.admin_audit import Actor
-    from tests.security.kit import Flow
+    from tests.support.flow import Flow
 
     temporary = admin_users.reset_password(user, Actor("helpdesk.le"))
-    rp = Flow(browser.client, confidential_client)
-    start, _verifier = rp.authorize()
+    rp = Flow.broad(browser.client, confidential_client)
+    start, _verifier = rp.start()
     assert start.status_code == 302 and start.headers["Location"].startswith("/login?")
     login_url = start.headers["Location"]
     step = browser.submit(login_url, {"username": "an.nguyen", "password": temporary})
@@ -420,7 +420,7 @@ def test_helpdesk_reset_of_an_mfa_user_then_sign_in_lands_at_the_relying_party(
     back = browser.get(done.headers["Location"])
     assert back.status_code == 302
     location = back.headers["Location"]
-    assert location.startswith(confidential_client.redirect_uri) and "code" in query_of(location)
+    assert location.startswith(confidential_client.redirect_uri) and "code" in query(location)
     row = SsoSession.query.filter(SsoSession.ended_at.is_(None)).one()
     db.session.refresh(user)
     assert row.amr == ["otp", "pwd"] and not user.must_change_password

@@ -27,9 +27,8 @@ from idp import create_app
 from idp.config import ConfigError, load
 from idp.extensions import db
 from idp.models import Client, PasswordResetToken
-from tests.conftest import PASSWORD
-from tests.oidc.conftest import basic
-from tests.security.kit import csrf_token
+from tests.support.constants import PASSWORD
+from tests.support.flow import basic
 
 pytestmark = pytest.mark.preset("ratelimits")
 
@@ -100,31 +99,6 @@ def assert_page_429(response, field: str) -> None:
     assert int(match.group(1)) == seconds
     assert f'name="{field}"' in html  # the form is there to try again later
     assert "Location" not in response.headers
-
-
-class Browser:
-    """A person's browser: fetch a form, post it with its CSRF token."""
-
-    def __init__(self, client):
-        self.client = client
-
-    @staticmethod
-    def _fresh() -> None:
-        from flask import g
-
-        for name in ("sso_session", "_flask_babel"):  # the test's app context outlives requests
-            g.pop(name, None)
-
-    def submit(self, url: str, data: dict, **kwargs):
-        self._fresh()
-        token = csrf_token(self.client.get(url, **kwargs).get_data(as_text=True))
-        self._fresh()
-        return self.client.post(url, data={**data, "csrf_token": token}, **kwargs)
-
-
-@pytest.fixture
-def browser(client) -> Browser:
-    return Browser(client)
 
 
 def _cc(client, rp, address: str = "127.0.0.1"):
@@ -242,9 +216,9 @@ def test_registration_guessing_is_answered_429_and_registers_nothing(client, app
 
 def test_each_client_behind_one_address_has_its_own_budget_under_the_address_ceiling(
         client, service_client):
-    from tests.conftest import _register
+    from tests.support.clients import register
 
-    other = _register("Báo cáo", client_type="service", client_id="reports", scope="staff.read")
+    other = register("Báo cáo", client_type="service", client_id="reports", scope="staff.read")
     assert [_cc(client, service_client).status_code for _ in range(4)] == [200, 200, 200, 429]
     # The noisy client spent its own budget, not the other one's ...
     assert _cc(client, other).status_code == 200

@@ -24,9 +24,7 @@ from idp.extensions import db
 from idp.models import AuditEvent, TotpCredential, utcnow
 from idp.services import clients, passwords, users
 from idp.services.crypto import encrypt
-from tests.admin.conftest import (automation_client, client_credentials, csrf,  # noqa: F401
-                                  make_staff, sign_in_as)
-from tests.conftest import PASSWORD
+from tests.support.constants import PASSWORD
 
 ACCOUNT_REFUSAL_VI = ("Chỉ quản trị viên mới được thực hiện thao tác này với tài khoản có vai "
                       "trò quản trị.")
@@ -228,12 +226,12 @@ def test_a_protected_client_may_still_get_another_admin_scope(client, client_cre
 def test_a_person_never_gets_admin_scopes_through_a_web_client_holding_them(
         client, confidential_client, user, sso_login):
     """A web client given admin.* (say by the CLI) does not lend them to whoever signs in."""
-    from tests.security.kit import Flow
+    from tests.support.flow import Flow
 
     confidential_client.row.scope += " admin.clients admin.staff admin.audit"
     db.session.commit()
     sso_login(user)
-    flow = Flow(client, confidential_client)
+    flow = Flow.broad(client, confidential_client)
     code, verifier = flow.code(scope="openid offline_access admin.clients admin.staff admin.audit")
     issued = client.post("/token", data=flow.token_form(code, verifier), **flow.auth()).get_json()
     assert issued["scope"].split() == ["openid", "offline_access"]
@@ -273,7 +271,7 @@ def _same_origin(location: str, origin: str = "http://localhost") -> bool:
 
 @pytest.fixture(scope="module")
 def demo_op():
-    from tests.clients.fake_op import FakeOP
+    from tests.support.fake_op import FakeOP
 
     op = FakeOP().start()
     op.clients = {"docs": "docs-secret"}
@@ -284,7 +282,7 @@ def demo_op():
 @pytest.mark.parametrize("raw_next", BROWSER_NORMALISED)
 def test_browser_normalised_targets_stay_on_the_origin(raw_next: str, demo_op, tmp_path: Path):
     from clients import docs_app
-    from tests.clients.sso_testkit import STAFF, Browser
+    from tests.support.relying_party import STAFF, AppBrowser
 
     demo_op.reset()
     demo_op.user = {**STAFF, "roles": ["clerk"]}
@@ -292,7 +290,7 @@ def test_browser_normalised_targets_stay_on_the_origin(raw_next: str, demo_op, t
         "DOCS_URL": "http://localhost", "WEBMAIL_URL": "http://webmail.test",
         "ONESTOP_URL": "http://onestop.test", "SSO_ISSUER": demo_op.issuer, "SSO_CLIENT_ID": "docs",
         "SSO_CLIENT_SECRET": "docs-secret", "DATABASE": str(tmp_path / "docs.sqlite3")})
-    browser = Browser(app.test_client(), demo_op)
+    browser = AppBrowser(app.test_client(), op=demo_op)
     start = browser.client.get(f"/auth/login?next={raw_next}")
     after_callback = browser.client.get(browser.authorize(start.headers["Location"]))
     signed_in = browser.client.get(f"/auth/login?next={raw_next}")

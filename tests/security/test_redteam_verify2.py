@@ -10,8 +10,8 @@ import pytest
 
 from idp.models import SsoSession, utcnow
 from idp.services import throttle
-from tests.auth.conftest import PASSWORD, browser, csrf_token, phone, text  # noqa: F401
-from tests.auth.test_auth_throttle import redis_url  # noqa: F401  (a redis-server fixture)
+from tests.support.constants import PASSWORD
+from tests.support.pages import csrf_token, text
 from tests.security.test_redteam_auth import LOCKED_VI, _bad, counters  # noqa: F401
 
 WRONG = "definitely not the password"
@@ -111,7 +111,7 @@ def test_a_throttled_spray_shows_on_the_dashboard_with_its_count(app, client, ad
     (only the first refusal of a window is a ``login`` row; housekeeping's summary with the
     count was not read), so an attack hid behind its own throttle."""
     from idp.services import dashboard, housekeeping
-    from tests.admin.conftest import MFA
+    from tests.support.constants import MFA
 
     for n in range(53):
         client.post("/login", data={"username": f"guess{n}", "password": WRONG})

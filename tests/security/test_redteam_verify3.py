@@ -36,7 +36,7 @@ from idp.extensions import db
 from idp.models import Client, InitialAccessToken, LogoutDelivery
 from idp.services import backchannel, clients, outbound, registration
 from idp.services.admin_audit import Actor
-from tests.oidc.conftest import basic
+from tests.support.flow import basic
 from tests.security.test_redteam_outbound import (  # noqa: F401  (fixtures)
     _assertion, _client_auth_refused, _token_form, client_key, jwks_client, upstream)
 

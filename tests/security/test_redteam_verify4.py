@@ -19,8 +19,7 @@ from joserfc import jwt
 from idp.extensions import db
 from idp.models import LogoutDelivery, SsoSession, Token
 from idp.services import codes, sessions, tokens
-from tests.oidc.conftest import jwt_client, rsa_client_key  # noqa: F401 (fixtures)
-from tests.security.kit import Flow
+from tests.support.flow import Flow
 
 GENERIC = {"error": "invalid_client", "error_description": "Client authentication failed."}
 PAUSE = 1.0  # how long the token request waits for the sign-out thread (it blocks on a lock)
