@@ -108,11 +108,45 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
+# Authlib's grants log each issued token response at DEBUG ("Issue token %r to %r"), access,
+# refresh and ID token included. These are the modules that do; their loggers get a filter
+# that keeps the line and drops the token (ASVS 7.1.1: no credentials in logs).
+AUTHLIB_TOKEN_LOGGERS = (
+    "authlib.oauth2.rfc6749.grants.authorization_code",
+    "authlib.oauth2.rfc6749.grants.refresh_token",
+    "authlib.oauth2.rfc6749.grants.client_credentials",
+    "authlib.oauth2.rfc6749.grants.implicit",
+    "authlib.oauth2.rfc6749.grants.resource_owner_password_credentials",
+    "authlib.oauth2.rfc7523.jwt_bearer",
+    "authlib.oauth2.rfc8628.device_code",
+    "authlib.oidc.core.grants.implicit",
+    "authlib.oidc.core.grants.hybrid",
+)
+
+
+class TokenArgsFilter(logging.Filter):
+    """Replace a token response given as a log argument by the names of its fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, dict) for a in record.args):
+            record.args = tuple(f"<token: {', '.join(sorted(a))}>" if isinstance(a, dict) else a
+                                for a in record.args)
+        return True
+
+
+def _quiet_authlib_tokens() -> None:
+    for name in AUTHLIB_TOKEN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, TokenArgsFilter) for f in logger.filters):
+            logger.addFilter(TokenArgsFilter())
+
+
 def configure_logging(app: Flask) -> None:
     """Send the provider's logs to stderr as JSON lines, once per process."""
     level = logging.getLevelName(str(app.config["LOG_LEVEL"]).upper())
     if not isinstance(level, int):
         level = logging.INFO
+    _quiet_authlib_tokens()
     logger = logging.getLogger("idp")
     if not any(isinstance(h, StderrHandler) for h in logger.handlers):
         handler = StderrHandler()
