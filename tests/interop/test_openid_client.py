@@ -27,9 +27,11 @@ def test_openid_client_code_flow_refresh_and_userinfo(live_server, app, user, co
         if os.environ.get("CI") == "true":
             pytest.fail(problem)
         pytest.skip(problem)
+    from idp.extensions import db
     from idp.services import sessions
 
     session, cookie = sessions.create_session(user, amr=["pwd"], acr="urn:idp:acr:pwd")
+    db.session.commit()  # the test is the boundary for what it sets up by hand
     env = dict(os.environ, IDP_ISSUER=live_server, RP_CLIENT_ID="docs",
                RP_CLIENT_SECRET=confidential_client.client_secret,
                RP_REDIRECT_URI=confidential_client.redirect_uri,
