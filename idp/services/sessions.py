@@ -12,6 +12,8 @@ from typing import Callable, Iterable
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import AuthorizationCode, SessionClient, SsoSession, Token, User, utcnow
@@ -105,14 +107,19 @@ def upgrade_session(session: SsoSession, *, amr: list[str], acr: str | None) -> 
 
 
 def join(session: SsoSession, client_pk: int) -> None:
-    """Remember that a client received tokens in this session (for single logout)."""
-    exists = db.session.execute(
-        select(SessionClient.id).where(
-            SessionClient.session_id == session.id, SessionClient.client_id == client_pk
-        )
-    ).first()
-    if not exists:
-        db.session.add(SessionClient(session_id=session.id, client_id=client_pk))
+    """Remember that a client received tokens in this session (for single logout).
+
+    One INSERT that does nothing when the pair is known: concurrent token requests of one
+    session and client (two codes, or the racing redemptions of one code, whose loser is
+    rolled back later) never fail on the unique pair.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[dialect]
+    db.session.execute(
+        insert(SessionClient)
+        .values(session_id=session.id, client_id=client_pk)
+        .on_conflict_do_nothing(index_elements=["session_id", "client_id"])
+    )
 
 
 def end_session(session: SsoSession, reason: str) -> bool:
