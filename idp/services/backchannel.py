@@ -21,12 +21,11 @@ from datetime import timedelta
 from typing import Iterable
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Client, LogoutDelivery, utcnow
 from ..models._base import random_id
-from . import audit, keys, outbound
+from . import audit, keys, outbound, outbox
 from .database import unit_of_work
 
 log = logging.getLogger("idp.logout")
@@ -80,44 +79,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, cfg["LOGOUT_RETRY_MAX"]))
 
 
-def _due_query(ids: Iterable[int] | None, limit: int):
-    query = (
-        select(LogoutDelivery.id)
-        .where(LogoutDelivery.status == "pending", LogoutDelivery.next_attempt_at <= utcnow())
-        .order_by(LogoutDelivery.next_attempt_at, LogoutDelivery.id)
-        .limit(limit)
-    )
-    if ids is not None:
-        query = query.where(LogoutDelivery.id.in_(list(ids)))
-    return query
-
-
 def claim(ids: Iterable[int] | None = None, limit: int = BATCH) -> list[int]:
     """Claim up to ``limit`` due rows (or only some of ``ids``) for this worker."""
-    now = utcnow()
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if not postgresql:
-        with unit_of_work():  # no read lock held while we ask for the write lock
-            candidates = db.session.execute(_due_query(ids, limit)).scalars().all()
-    claimed = []
-    with unit_of_work():  # the claim commits at once: other workers see the lease
-        if postgresql:
-            # Rows another worker holds are skipped rather than waited for.
-            candidates = db.session.execute(
-                _due_query(ids, limit).with_for_update(skip_locked=True)
-            ).scalars().all()
-        for row_id in candidates:
-            # The conditional UPDATE is the claim on SQLite: writers are serialised, and
-            # the second one finds next_attempt_at already moved and changes nothing.
-            won = db.session.execute(
-                update(LogoutDelivery)
-                .where(LogoutDelivery.id == row_id, LogoutDelivery.status == "pending",
-                       LogoutDelivery.next_attempt_at <= now)
-                .values(next_attempt_at=now + LEASE, attempts=LogoutDelivery.attempts + 1)
-            ).rowcount
-            if won:
-                claimed.append(row_id)
-    return claimed
+    return outbox.claim_due(LogoutDelivery, LEASE, limit, ids)
 
 
 def _post(uri: str, token: str) -> str | None:

@@ -19,10 +19,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 
 from ..extensions import db
 from ..models import OutgoingMail, utcnow
+from . import outbox
 from .crypto import decrypt, encrypt
 from .database import unit_of_work
 
@@ -52,27 +53,7 @@ def queue_mail(to: str, subject: str, body: str) -> OutgoingMail:
 
 
 def _claim(limit: int) -> list[int]:
-    now = utcnow()
-    query = (select(OutgoingMail.id)
-             .where(OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= now)
-             .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id).limit(limit))
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    with unit_of_work():
-        candidates = db.session.execute(query).scalars().all()
-    claimed = []
-    with unit_of_work():  # the claim commits at once: other workers see the lease
-        for row_id in candidates:
-            # The conditional UPDATE is the claim: of two workers, one moves the row.
-            won = db.session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.id == row_id, OutgoingMail.status == "pending",
-                       OutgoingMail.next_attempt_at <= now)
-                .values(next_attempt_at=now + LEASE, attempts=OutgoingMail.attempts + 1)
-            ).rowcount
-            if won:
-                claimed.append(row_id)
-    return claimed
+    return outbox.claim_due(OutgoingMail, LEASE, limit)
 
 
 def send_due(limit: int = BATCH) -> list[Outcome]:

@@ -56,9 +56,8 @@ UNITS = {
     ("idp/cli/base.py", "wrapper"),  # every ``idp`` subcommand made with ``command``
     ("idp/cli/demo.py", "demo"),
     ("idp/ops/worker.py", "run_once"),
-    ("idp/services/backchannel.py", "claim"),
     ("idp/services/backchannel.py", "deliver"),
-    ("idp/services/mail.py", "_claim"),
+    ("idp/services/outbox.py", "claim_due"),  # back-channel logouts and mail
     ("idp/services/mail.py", "_deliver"),
     ("idp/services/housekeeping.py", "_purge"),
     ("idp/services/housekeeping.py", "_purge_sessions"),
